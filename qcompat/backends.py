@@ -1,0 +1,147 @@
+"""A Celery result backend that stores finished tasks in qcompat's ``Task`` table.
+
+qcompat's own task always stores through this backend, whatever result backend
+the Celery app has. Made the app's backend (``CELERY_RESULT_BACKEND =
+"qcompat.backends.TaskBackend"``), it stores native Celery tasks as ``Task``
+rows too, with the task's registered name as ``func``.
+
+Only ready states are stored: Django Q has no row for a task that has not
+finished, and ``result()``/``fetch()`` rely on that.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from celery import states
+from celery.backends.base import BaseBackend
+from celery.exceptions import TimeLimitExceeded
+from django.db import router
+from django.utils import timezone
+from humanhash import humanize
+
+from qcompat import hooks, signals
+from qcompat.envelope import TaskInfo
+
+_UUID = re.compile(r"^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$")
+
+
+def task_name_for(task_id: str) -> str:
+    """Django Q's name for an id: four words, the humanized form of its hex digest."""
+    if _UUID.match(task_id):
+        return str(humanize(task_id.replace("-", "")))
+    return task_id[:100]
+
+
+def failure_text(exception: BaseException, traceback: str | None) -> str:
+    """Django Q's stored form of a failure: ``"{exception} : {traceback}"``."""
+    if isinstance(exception, TimeLimitExceeded):
+        limit = exception.args[0] if exception.args else "?"
+        message = f"Task exceeded maximum timeout value ({limit} seconds)"
+    else:
+        message = str(exception) or type(exception).__name__
+    return f"{message} : {traceback}" if traceback else message
+
+
+class TaskBackend(BaseBackend):  # type: ignore[misc]
+    """Stores ready task states as ``qcompat.models.Task`` rows."""
+
+    supports_native_join = False
+    #: How often ``AsyncResult.get()`` looks at the table while it waits.
+    subpolling_interval = 0.1
+
+    def _store_result(
+        self,
+        task_id: str,
+        result: Any,
+        state: str,
+        traceback: str | None = None,
+        request: Any = None,
+        **kwargs: Any,
+    ) -> Any:
+        if state not in states.READY_STATES:
+            return result
+        info = TaskInfo.from_request(request)
+        success = state == states.SUCCESS
+        if info is not None and success and not info.save:
+            return result
+        from qcompat.models import Task
+
+        now = timezone.now()
+        if success:
+            value, exception = result, None
+        else:
+            error = (
+                result if isinstance(result, BaseException) else self.exception_to_python(result)
+            )
+            value = failure_text(error, traceback)
+            exception = self.prepare_exception(error, serializer="json")
+        fields = {
+            "name": info.name if info else task_name_for(task_id),
+            "func": info.func if info else str(getattr(request, "task", None) or "unknown"),
+            "hook": info.hook if info else None,
+            "group": info.group if info else None,
+            "started": info.started if info else now,
+            "args": tuple(getattr(request, "args", None) or ()),
+            "kwargs": dict(getattr(request, "kwargs", None) or {}),
+            "result": value,
+            "exception": exception,
+            "stopped": now,
+            "success": success,
+        }
+        using = router.db_for_write(Task)
+        created = Task.objects.db_manager(using).store_result(task_id, fields)
+        if created and info is not None:
+            inline = bool(getattr(request, "is_eager", False))
+            if info.hook:
+                hooks.dispatch(self.app, task_id, info.hook, inline=inline, using=using)
+            signals.post_execute.send(
+                sender=signals.SENDER,
+                task=info.as_django_q(
+                    task_id,
+                    fields["args"],
+                    fields["kwargs"],
+                    result=value,
+                    success=success,
+                    stopped=now,
+                ),
+            )
+        return result
+
+    def _get_task_meta_for(self, task_id: str) -> dict[str, Any]:
+        from qcompat.models import Task
+
+        row = (
+            Task.objects.filter(pk=task_id)
+            .values("result", "exception", "success", "stopped")
+            .first()
+        )
+        if row is None:
+            return {"task_id": task_id, "status": states.PENDING, "result": None}
+        if row["success"]:
+            status, value, traceback = states.SUCCESS, row["result"], None
+        else:
+            exception = row["exception"] or {
+                "exc_type": "Exception",
+                "exc_module": "builtins",
+                "exc_message": [row["result"]],
+            }
+            revoked = exception.get("exc_type") == "TaskRevokedError"
+            status = states.REVOKED if revoked else states.FAILURE
+            value, traceback = exception, row["result"]
+        return self.meta_from_decoded(  # type: ignore[no-any-return]
+            {
+                "task_id": task_id,
+                "status": status,
+                "result": value,
+                "traceback": traceback,
+                "date_done": row["stopped"],
+                "children": [],
+            }
+        )
+
+    def _forget(self, task_id: str) -> None:
+        from qcompat.models import Task
+
+        Task.objects.filter(pk=task_id).delete()

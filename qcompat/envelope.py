@@ -1,0 +1,59 @@
+"""What a qcompat task carries besides its arguments, in one message header.
+
+The header travels with the Celery message, so the worker, the result backend
+(also in the worker's main process, after a time limit) and ``sync=True`` all
+read the same facts about a task.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from typing import Any
+
+HEADER = "qcompat"
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskInfo:
+    func: str
+    name: str
+    started: datetime
+    group: str | None = None
+    hook: str | None = None
+    save: bool = True
+
+    def to_header(self) -> dict[str, Any]:
+        fields = dataclasses.asdict(self)
+        fields["started"] = self.started.isoformat()
+        return fields
+
+    @classmethod
+    def from_request(cls, request: Any) -> TaskInfo | None:
+        """Read the header from a Celery request, on a worker or under ``apply()``.
+
+        A worker exposes message headers as request attributes; ``Task.apply()``
+        keeps them only in ``request.headers``.
+        """
+        header = getattr(request, HEADER, None)
+        if header is None:
+            header = (getattr(request, "headers", None) or {}).get(HEADER)
+        if not isinstance(header, dict):
+            return None
+        fields = dict(header)
+        fields["started"] = datetime.fromisoformat(fields["started"])
+        return cls(**fields)
+
+    def as_django_q(self, task_id: str, args: Any, kwargs: Any, **more: Any) -> dict[str, Any]:
+        """The task dictionary Django Q passes to its signals."""
+        return {
+            "id": task_id,
+            "name": self.name,
+            "func": self.func,
+            "args": tuple(args or ()),
+            "kwargs": dict(kwargs or {}),
+            "started": self.started,
+            "group": self.group,
+            "hook": self.hook,
+            **more,
+        }

@@ -1,0 +1,25 @@
+"""The Django Q task API (``django_q.tasks``), backed by Celery."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qcompat.enqueue import async_task
+from qcompat.results import count_group, delete_group, fetch, fetch_group, result, result_group
+
+__all__ = [
+    "async_task",
+    "count_group",
+    "delete_group",
+    "fetch",
+    "fetch_group",
+    "result",
+    "result_group",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # Django Q's original name is a keyword since Python 3.7; getattr() still reaches it.
+    if name == "async":
+        return async_task
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

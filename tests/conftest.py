@@ -1,0 +1,133 @@
+"""Fixtures that start real services' clients and real ``celery worker`` processes.
+
+Tests that need Redis or PostgreSQL skip when the service is unreachable, except
+under ``CI=true``, where an unreachable service fails the run instead.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def service_reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def require_service(name: str, host: str, port: int) -> None:
+    if service_reachable(host, port):
+        return
+    message = f"{name} is not reachable at {host}:{port}."
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{message} CI must provide it; see .ci/run.")
+    pytest.skip(f"{message} Start it to run this test.")
+
+
+@pytest.fixture(scope="session")
+def redis_broker() -> str:
+    require_service("Redis", "127.0.0.1", 6379)
+    return settings.CELERY_BROKER_URL
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if settings.DATABASE_KIND == "postgres" and not service_reachable("127.0.0.1", 5432):
+        reason = "PostgreSQL is not reachable at 127.0.0.1:5432."
+        if os.environ.get("CI") == "true":
+            raise pytest.UsageError(f"{reason} CI must provide it; see .ci/run.")
+        for item in items:
+            item.add_marker(pytest.mark.skip(reason=f"{reason} Start it to run these tests."))
+
+
+class WorkerProcess:
+    """A ``celery worker`` subprocess (prefork, 2 processes) for one test Celery app."""
+
+    def __init__(self, variant: str, log_path: Path) -> None:
+        from tests.celery_app import APPS
+
+        self.variant = variant
+        self.app = APPS[variant]
+        self.queue = self.app.conf.task_default_queue
+        self.hostname = f"{variant}-{os.getpid()}@qcompat-tests"
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tests.settings",
+            "QCOMPAT_WORKER_DB_NAME": str(connection.settings_dict["NAME"]),
+            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        }
+        command = [
+            sys.executable, "-m", "celery",
+            "-A", f"tests.celery_app:{self.variant.replace('-', '_')}",
+            "worker", "--pool", "prefork", "--concurrency", "2",
+            "--queues", f"{self.queue},{self.queue}-routed",
+            "--hostname", self.hostname,
+            "--loglevel", "INFO", "--task-events",
+            "--without-gossip", "--without-mingle", "--without-heartbeat",
+            "--logfile", str(self.log_path),
+        ]  # fmt: skip
+        self.process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"celery worker exited early:\n{self.log()}")
+            if " ready." in self.log():
+                return
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"celery worker did not become ready in 60 s:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text() if self.log_path.exists() else ""
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        # The worker leads its own session; signalling the group reaches its pool children too.
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+        with self.app.connection_for_write() as conn:
+            for queue in (self.queue, f"{self.queue}-routed"):
+                conn.default_channel.queue_delete(queue)
+
+
+@pytest.fixture(scope="session", params=["no-backend", "django-db", "task-backend"])
+def worker(
+    request: pytest.FixtureRequest,
+    redis_broker: str,
+    django_db_setup: None,
+    django_db_blocker: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[WorkerProcess]:
+    """A running worker for each way a deployment may configure its result backend."""
+    log_path = tmp_path_factory.mktemp("worker") / f"{request.param}.log"
+    with django_db_blocker.unblock():  # type: ignore[attr-defined]
+        process = WorkerProcess(request.param, log_path)
+        process.start()
+    process.app.set_current()
+    try:
+        yield process
+    finally:
+        process.stop()
