@@ -15,7 +15,10 @@ def make_app(variant: str, result_backend: str | None) -> Celery:
         app.conf.result_backend = result_backend
     queue = f"{settings.TEST_QUEUE_PREFIX}-{variant}"
     app.conf.task_default_queue = queue
-    app.conf.task_routes = {"tests.jobs.routed_*": {"queue": f"{queue}-routed"}}
+    app.conf.task_routes = {
+        "tests.jobs.routed_*": {"queue": f"{queue}-routed"},
+        "tests.hooks.*": {"queue": f"{queue}-routed"},
+    }
     app.autodiscover_tasks()
     return app
 
@@ -23,5 +26,12 @@ def make_app(variant: str, result_backend: str | None) -> Celery:
 no_backend = make_app("no-backend", None)
 django_db = make_app("django-db", "django-db")
 task_backend = make_app("task-backend", "qcompat.backends.TaskBackend")
+# For a worker whose writes to the task table are slowed down on purpose.
+slow_store = make_app("slow-store", None)
 
-APPS = {"no-backend": no_backend, "django-db": django_db, "task-backend": task_backend}
+APPS = {
+    "no-backend": no_backend,
+    "django-db": django_db,
+    "task-backend": task_backend,
+    "slow-store": slow_store,
+}

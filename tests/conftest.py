@@ -57,14 +57,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 class WorkerProcess:
     """A ``celery worker`` subprocess (prefork, 2 processes) for one test Celery app."""
 
-    def __init__(self, variant: str, log_path: Path) -> None:
+    def __init__(
+        self,
+        variant: str,
+        log_path: Path,
+        env: dict[str, str] | None = None,
+        queues: tuple[str, ...] = ("", "-routed"),
+    ) -> None:
         from tests.celery_app import APPS
 
         self.variant = variant
         self.app = APPS[variant]
         self.queue = self.app.conf.task_default_queue
-        self.hostname = f"{variant}-{os.getpid()}@qcompat-tests"
+        self.queues = [f"{self.queue}{suffix}" for suffix in queues]
+        self.hostname = f"{variant}{queues[0]}-{os.getpid()}@qcompat-tests"
         self.log_path = log_path
+        self.extra_env = env or {}
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -73,12 +81,13 @@ class WorkerProcess:
             "DJANGO_SETTINGS_MODULE": "tests.settings",
             "QCOMPAT_WORKER_DB_NAME": str(connection.settings_dict["NAME"]),
             "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+            **self.extra_env,
         }
         command = [
             sys.executable, "-m", "celery",
             "-A", f"tests.celery_app:{self.variant.replace('-', '_')}",
             "worker", "--pool", "prefork", "--concurrency", "2",
-            "--queues", f"{self.queue},{self.queue}-routed",
+            "--queues", ",".join(self.queues),
             "--hostname", self.hostname,
             "--loglevel", "INFO", "--task-events",
             "--without-gossip", "--without-mingle", "--without-heartbeat",
@@ -109,25 +118,72 @@ class WorkerProcess:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=10)
         with self.app.connection_for_write() as conn:
-            for queue in (self.queue, f"{self.queue}-routed"):
+            for queue in self.queues:
                 conn.default_channel.queue_delete(queue)
 
 
-@pytest.fixture(scope="session", params=["no-backend", "django-db", "task-backend"])
-def worker(
-    request: pytest.FixtureRequest,
-    redis_broker: str,
-    django_db_setup: None,
-    django_db_blocker: pytest.FixtureRequest,
-    tmp_path_factory: pytest.TempPathFactory,
+def run_worker(
+    variant: str, tmp_path_factory: pytest.TempPathFactory, env: dict[str, str] | None = None
 ) -> Iterator[WorkerProcess]:
-    """A running worker for each way a deployment may configure its result backend."""
-    log_path = tmp_path_factory.mktemp("worker") / f"{request.param}.log"
-    with django_db_blocker.unblock():  # type: ignore[attr-defined]
-        process = WorkerProcess(request.param, log_path)
-        process.start()
-    process.app.set_current()
+    log_path = tmp_path_factory.mktemp("worker") / f"{variant}.log"
+    process = WorkerProcess(variant, log_path, env)
+    process.start()
     try:
         yield process
     finally:
         process.stop()
+
+
+class TaskAndHookWorkers:
+    """One worker for a test app's task queue, another for its hook queue."""
+
+    def __init__(self, tasks: WorkerProcess, hooks: WorkerProcess) -> None:
+        self.tasks, self.hooks = tasks, hooks
+        self.app = tasks.app
+        self.queue = tasks.queue
+
+    def log(self) -> str:
+        return self.tasks.log() + self.hooks.log()
+
+
+@pytest.fixture(scope="session", params=["no-backend", "django-db", "task-backend"])
+def worker_session(
+    request: pytest.FixtureRequest,
+    redis_broker: str,
+    django_db_setup: None,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[WorkerProcess]:
+    """A running worker for each way a deployment may configure its result backend."""
+    yield from run_worker(request.param, tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def slow_store_worker_session(
+    redis_broker: str, django_db_setup: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TaskAndHookWorkers]:
+    """Workers whose every write to the task table takes 50 ms longer before it commits,
+    and which record Django Q's signals; hooks go to the second one."""
+    env = {"QCOMPAT_TEST_SLOW_STORE_MS": "50", "QCOMPAT_TEST_RECORD_SIGNALS": "1"}
+    folder = tmp_path_factory.mktemp("worker")
+    tasks = WorkerProcess("slow-store", folder / "tasks.log", env, queues=("",))
+    hooks = WorkerProcess("slow-store", folder / "hooks.log", env, queues=("-routed",))
+    try:
+        tasks.start()
+        hooks.start()
+        yield TaskAndHookWorkers(tasks, hooks)
+    finally:
+        hooks.stop()
+        tasks.stop()
+
+
+@pytest.fixture
+def worker(worker_session: WorkerProcess) -> WorkerProcess:
+    # Several test apps live in one process; async_task sends through the current one.
+    worker_session.app.set_current()
+    return worker_session
+
+
+@pytest.fixture
+def slow_store_worker(slow_store_worker_session: TaskAndHookWorkers) -> TaskAndHookWorkers:
+    slow_store_worker_session.app.set_current()
+    return slow_store_worker_session
