@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from celery import states
+from celery import Celery, states
 from celery.backends.base import BaseBackend
 from celery.exceptions import TimeLimitExceeded
 from django.db import router
@@ -44,9 +44,10 @@ def failure_text(exception: BaseException, traceback: str | None) -> str:
     return f"{message} : {traceback}" if traceback else message
 
 
-class TaskBackend(BaseBackend):  # type: ignore[misc]
+class TaskBackend(BaseBackend):
     """Stores ready task states as ``qcompat.models.Task`` rows."""
 
+    app: Celery
     supports_native_join = False
     #: How often ``AsyncResult.get()`` looks at the table while it waits.
     subpolling_interval = 0.1
@@ -72,9 +73,7 @@ class TaskBackend(BaseBackend):  # type: ignore[misc]
         if success:
             value, exception = result, None
         else:
-            error = (
-                result if isinstance(result, BaseException) else self.exception_to_python(result)
-            )
+            error = result if isinstance(result, Exception) else self.exception_to_python(result)
             value = failure_text(error, traceback)
             exception = self.prepare_exception(error, serializer="json")
         fields = {
@@ -119,6 +118,7 @@ class TaskBackend(BaseBackend):  # type: ignore[misc]
         )
         if row is None:
             return {"task_id": task_id, "status": states.PENDING, "result": None}
+        status: str
         if row["success"]:
             status, value, traceback = states.SUCCESS, row["result"], None
         else:
@@ -130,7 +130,7 @@ class TaskBackend(BaseBackend):  # type: ignore[misc]
             revoked = exception.get("exc_type") == "TaskRevokedError"
             status = states.REVOKED if revoked else states.FAILURE
             value, traceback = exception, row["result"]
-        return self.meta_from_decoded(  # type: ignore[no-any-return]
+        return self.meta_from_decoded(
             {
                 "task_id": task_id,
                 "status": status,

@@ -68,19 +68,19 @@ def _send(
     task_id: str, info: TaskInfo, args: tuple[Any, ...], kwargs: dict[str, Any], options: Options
 ) -> None:
     connection = options.connection
+    # Typed loosely: Celery forwards these to send_task, which its stubs do not describe.
+    publish: dict[str, Any] = {
+        "task_id": task_id,
+        "shadow": info.func,
+        "route_name": info.func,
+        "serializer": serializers.SERIALIZER_NAME,
+        "headers": {HEADER: info.to_header()},
+        "time_limit": options.timeout,
+        "producer": connection if isinstance(connection, Producer) else None,
+        "connection": connection if isinstance(connection, Connection) else None,
+    }
     try:
-        execute.apply_async(
-            args,
-            kwargs,
-            task_id=task_id,
-            shadow=info.func,
-            route_name=info.func,
-            serializer=serializers.SERIALIZER_NAME,
-            headers={HEADER: info.to_header()},
-            time_limit=options.timeout,
-            producer=connection if isinstance(connection, Producer) else None,
-            connection=connection if isinstance(connection, Connection) else None,
-        )
+        execute.apply_async(args, kwargs, **publish)
     except EncodeError as error:
         raise _not_serializable(info.func, error) from error
 
@@ -93,13 +93,18 @@ def _run_in_process(
         args, kwargs = serializers.loads(serializers.dumps((args, kwargs)))
     except Exception as error:
         raise _not_serializable(info.func, error) from error
-    execute.apply(args, kwargs, task_id=task_id, headers={HEADER: info.to_header()}, throw=False)
+    headers: dict[str, Any] = {HEADER: info.to_header()}
+    execute.apply(args, kwargs, task_id=task_id, headers=headers, throw=False)
 
 
 def _not_serializable(func: str, error: Exception) -> ArgumentsNotSerializable:
     return ArgumentsNotSerializable(
         f"The arguments of {func} cannot be pickled ({error}); nothing was enqueued."
     )
+
+
+def _is_positive_number(value: object) -> bool:
+    return not isinstance(value, bool) and isinstance(value, numbers.Real) and float(value) > 0
 
 
 def _take_options(kwargs: dict[str, Any]) -> Options:
@@ -124,9 +129,7 @@ def _take_options(kwargs: dict[str, Any]) -> Options:
     for option, value in (("group", group), ("task_name", task_name)):
         if value is not None and (not isinstance(value, str) or not value or len(value) > 100):
             raise InvalidOption(f"{option} must be a non-empty string of at most 100 characters.")
-    if timeout is not None and (
-        not isinstance(timeout, numbers.Real) or isinstance(timeout, bool) or timeout <= 0
-    ):
+    if timeout is not None and not _is_positive_number(timeout):
         raise InvalidOption(f"timeout must be a positive number of seconds, not {timeout!r}.")
     for option in ("sync", "save"):
         if raw.get(option) is not None and not isinstance(raw[option], bool):

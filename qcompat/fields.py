@@ -9,7 +9,7 @@ from django.db import models
 from qcompat import serializers
 
 
-class SignedPickleField(models.BinaryField):
+class SignedPickleField(models.BinaryField):  # type: ignore[type-arg]
     """Holds Python values (tuples, sets, datetimes, model instances...) in a binary column.
 
     Every stored value is signed; a value whose signature does not verify raises

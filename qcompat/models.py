@@ -26,7 +26,7 @@ class TaskQuerySet(models.QuerySet["Task"]):
 
     def by_id_or_name(self, task_id: str) -> Task | None:
         """The task with this id, else the newest task with this name."""
-        task = self.filter(pk=task_id).first()
+        task: Task | None = self.filter(pk=task_id).first()
         if task is None:
             task = self.filter(name=task_id).order_by("-stopped").first()
         return task
@@ -108,11 +108,13 @@ class Task(models.Model):
 
     @classmethod
     def get_task(cls, task_id: str) -> Task | None:
-        return cls.objects.by_id_or_name(task_id)
+        task: Task | None = cls.objects.by_id_or_name(task_id)
+        return task
 
     @classmethod
     def get_task_group(cls, group_id: str, failures: bool = True) -> TaskQuerySet:
-        return cls.objects.in_group(group_id, failures).in_enqueue_order()
+        tasks: TaskQuerySet = cls.objects.in_group(group_id, failures).in_enqueue_order()
+        return tasks
 
     @classmethod
     def get_result_group(cls, group_id: str, failures: bool = False) -> list[Any]:
@@ -120,12 +122,12 @@ class Task(models.Model):
 
     @classmethod
     def get_group_count(cls, group_id: str, failures: bool = False) -> int:
-        tasks = cls.objects.filter(group=group_id)
+        tasks: TaskQuerySet = cls.objects.filter(group=group_id)
         return (tasks.failed() if failures else tasks).count()
 
     @classmethod
     def delete_group(cls, group_id: str, objects: bool = False) -> int:
-        tasks = cls.objects.filter(group=group_id)
+        tasks: TaskQuerySet = cls.objects.filter(group=group_id)
         if objects:
             deleted, _per_model = tasks.delete()
             return deleted

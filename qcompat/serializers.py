@@ -57,4 +57,10 @@ def loads(data: bytes | bytearray | memoryview | str) -> Any:
 
 
 def register_with_kombu() -> None:
-    register(SERIALIZER_NAME, dumps, loads, content_type=CONTENT_TYPE, content_encoding="binary")
+    register(
+        SERIALIZER_NAME,
+        dumps,  # type: ignore[arg-type]  # kombu's stubs assume text; binary is documented
+        loads,
+        content_type=CONTENT_TYPE,
+        content_encoding="binary",
+    )

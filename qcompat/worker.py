@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery, Task, shared_task
-from celery._state import _get_active_apps, connect_on_app_finalize
+from celery._state import _get_active_apps, connect_on_app_finalize  # type: ignore[attr-defined]
+from celery.backends.base import Backend
 
 from qcompat import hooks, serializers, signals
 from qcompat.backends import TaskBackend
@@ -22,7 +23,7 @@ from qcompat.envelope import TaskInfo
 EXECUTE_TASK_NAME = "qcompat.execute"
 
 
-class QCompatTask(Task):  # type: ignore[misc]
+class QCompatTask(Task):  # type: ignore[type-arg]
     """Stores through :class:`TaskBackend` whatever the app's own result backend is."""
 
     typing = False
@@ -30,24 +31,29 @@ class QCompatTask(Task):  # type: ignore[misc]
     store_eager_result = True
 
     @property
-    def backend(self) -> TaskBackend:
+    def backend(self) -> Backend:
         app_backend = self.app.backend
         if isinstance(app_backend, TaskBackend):
             return app_backend
-        own = self.__dict__.get("_qcompat_backend")
+        own: Backend | None = self.__dict__.get("_qcompat_backend")
         if own is None:
             own = self.__dict__["_qcompat_backend"] = TaskBackend(app=self.app)
         return own
 
+    @backend.setter
+    def backend(self, value: Backend) -> None:
+        self.__dict__["_qcompat_backend"] = value
+
 
 @shared_task(bind=True, base=QCompatTask, name=EXECUTE_TASK_NAME)
 def execute(self: QCompatTask, *args: Any, **kwargs: Any) -> Any:
+    task_id = str(self.request.id)
     info = TaskInfo.from_request(self.request)
     if info is None:
-        raise ValueError(f"Message {self.request.id} has no qcompat header; nothing was run.")
+        raise ValueError(f"Message {task_id} has no qcompat header; nothing was run.")
     function = import_by_path(info.func)
     signals.pre_execute.send(
-        sender=signals.SENDER, func=function, task=info.as_django_q(self.request.id, args, kwargs)
+        sender=signals.SENDER, func=function, task=info.as_django_q(task_id, args, kwargs)
     )
     return function(*args, **kwargs)
 

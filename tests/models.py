@@ -12,6 +12,9 @@ class HookCall(models.Model):
     row_committed = models.BooleanField()
     queue = models.CharField(max_length=200, blank=True)
 
+    def __str__(self) -> str:
+        return f"{self.hook} for {self.task_id}"
+
 
 class SignalCall(models.Model):
     """One Django Q signal received in a worker process."""
@@ -20,3 +23,6 @@ class SignalCall(models.Model):
     task_id = models.CharField(max_length=255)
     func = models.CharField(max_length=256)
     payload = models.JSONField()
+
+    def __str__(self) -> str:
+        return f"{self.signal} for {self.task_id}"

@@ -241,3 +241,52 @@ def test_native_celery_tasks_land_where_the_deployment_stores_results(worker):
     assert fetch(failed.id).success is False
     assert AsyncResult(outcome.id, app=worker.app).state == "SUCCESS"
     assert AsyncResult(marker, app=worker.app).get(timeout=5) == 0.5
+
+
+def test_worker_refuses_plain_and_forged_pickle(worker, tmp_path):
+    from django.test import override_settings
+    from kombu.serialization import register
+
+    from qcompat import serializers
+    from qcompat.envelope import HEADER, TaskInfo
+
+    plain_marker, forged_marker, tampered_marker = (
+        tmp_path / name for name in ("plain", "forged", "tampered")
+    )
+
+    def send(marker, serializer):
+        info = TaskInfo(
+            func="tests.jobs.touch", name="x", started=datetime.datetime.now(datetime.UTC)
+        )
+        execute.apply_async(
+            (str(marker),),
+            task_id=uuid.uuid4().hex,
+            shadow="tests.jobs.touch",
+            serializer=serializer,
+            headers={HEADER: info.to_header()},
+        )
+
+    send(plain_marker, "pickle")
+    with override_settings(SECRET_KEY="an attacker's guess"):
+        send(forged_marker, serializers.SERIALIZER_NAME)
+
+    def flip_last_byte(value):
+        data = serializers.dumps(value)
+        return data[:-1] + bytes([data[-1] ^ 1])
+
+    register("tampered", flip_last_byte, serializers.loads, serializers.CONTENT_TYPE, "binary")
+    try:
+        send(tampered_marker, "tampered")
+    finally:
+        serializers.register_with_kombu()
+
+    # A genuine task sent after them has run, so the worker has seen all three.
+    assert result(async_task("tests.jobs.add", 1, 1), wait=WAIT_MS) == 2
+    time.sleep(0.5)
+    assert not plain_marker.exists()
+    assert not forged_marker.exists()
+    assert not tampered_marker.exists()
+    log = worker.log()
+    assert "Refusing to deserialize untrusted content of type pickle" in log
+    assert log.count("does not match SECRET_KEY") >= 2
+    assert Task.objects.filter(func="tests.jobs.touch").count() == 0

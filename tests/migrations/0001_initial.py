@@ -4,33 +4,41 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='HookCall',
+            name="HookCall",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('task_id', models.CharField(max_length=255)),
-                ('hook', models.CharField(max_length=100)),
-                ('success', models.BooleanField()),
-                ('result', models.TextField()),
-                ('row_committed', models.BooleanField()),
-                ('queue', models.CharField(blank=True, max_length=200)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("task_id", models.CharField(max_length=255)),
+                ("hook", models.CharField(max_length=100)),
+                ("success", models.BooleanField()),
+                ("result", models.TextField()),
+                ("row_committed", models.BooleanField()),
+                ("queue", models.CharField(blank=True, max_length=200)),
             ],
         ),
         migrations.CreateModel(
-            name='SignalCall',
+            name="SignalCall",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('signal', models.CharField(max_length=30)),
-                ('task_id', models.CharField(max_length=255)),
-                ('func', models.CharField(max_length=256)),
-                ('payload', models.JSONField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("signal", models.CharField(max_length=30)),
+                ("task_id", models.CharField(max_length=255)),
+                ("func", models.CharField(max_length=256)),
+                ("payload", models.JSONField()),
             ],
         ),
     ]
