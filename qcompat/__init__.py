@@ -16,6 +16,7 @@ if TYPE_CHECKING:
         delete_group,
         fetch,
         fetch_group,
+        queue_size,
         result,
         result_group,
     )
@@ -26,6 +27,7 @@ __all__ = [
     "delete_group",
     "fetch",
     "fetch_group",
+    "queue_size",
     "result",
     "result_group",
 ]

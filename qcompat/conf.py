@@ -29,3 +29,11 @@ def default_timeout() -> float | None:
 def sync_by_default() -> bool:
     """Whether ``async_task`` runs tasks in the calling process unless told otherwise."""
     return bool(q_cluster().get("sync", False))
+
+
+def save_limit() -> int:
+    """How many successful tasks to keep: 0 keeps all, -1 keeps none; failures are all kept.
+
+    Django Q defaults to 250; qcompat keeps everything unless the key is set.
+    """
+    return int(q_cluster().get("save_limit", 0))

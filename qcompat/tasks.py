@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from qcompat.enqueue import async_task
+from qcompat.queues import queue_size
 from qcompat.results import count_group, delete_group, fetch, fetch_group, result, result_group
 
 __all__ = [
@@ -13,6 +14,7 @@ __all__ = [
     "delete_group",
     "fetch",
     "fetch_group",
+    "queue_size",
     "result",
     "result_group",
 ]

@@ -160,3 +160,16 @@ def test_q_options_take_precedence_and_leave_kwargs_alone(queue):
     async_task("tests.jobs.echo", hook="kept", q_options={"hook": "tests.hooks.record"})
     [message] = sent_messages(queue)
     assert message["headers"]["qcompat"]["hook"] == "tests.hooks.record"
+
+
+def test_queue_size_counts_waiting_messages(queue):
+    from qcompat.tasks import queue_size
+
+    assert queue_size() == 0
+    for i in range(3):
+        async_task("tests.jobs.add", i, i)
+    assert queue_size() == 3
+    with no_backend.connection_for_read() as connection:
+        assert queue_size(broker=connection) == 3
+        assert connection.connected
+    assert queue_size(cluster="no-such-queue-anywhere") == 0
