@@ -11,6 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from qcompat.tasks import (
+        Async,
+        AsyncTask,
+        Chain,
+        Iter,
+        async_chain,
+        async_iter,
         async_task,
         count_group,
         delete_group,
@@ -22,6 +28,12 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "Async",
+    "AsyncTask",
+    "Chain",
+    "Iter",
+    "async_chain",
+    "async_iter",
     "async_task",
     "count_group",
     "delete_group",

@@ -33,8 +33,9 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from qcompat import conf
-from qcompat.enqueue import OPTION_KEYS, async_task
+from qcompat.enqueue import async_task
 from qcompat.models import Failure, Success, Task
+from qcompat.options import DJANGO_Q_KEYS
 from qcompat.worker import execute
 
 _TASK_ID = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}")
@@ -220,7 +221,7 @@ class TaskAdminBase(admin.ModelAdmin):  # type: ignore[type-arg]
         for task in queryset.defer(None).order_by("started"):
             # Every option goes through q_options, so that stored keyword arguments named
             # like an option (group, timeout...) reach the function again.
-            options = dict.fromkeys(OPTION_KEYS) | {
+            options = dict.fromkeys(DJANGO_Q_KEYS) | {
                 "hook": task.hook,
                 "group": task.group,
                 "timeout": conf.default_timeout(),

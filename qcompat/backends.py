@@ -21,7 +21,7 @@ from django.db import router
 from django.utils import timezone
 from humanhash import humanize
 
-from qcompat import hooks, signals
+from qcompat import conf, hooks, signals
 from qcompat.envelope import TaskInfo
 
 _UUID = re.compile(r"^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$")
@@ -65,8 +65,10 @@ class TaskBackend(BaseBackend):
             return result
         info = TaskInfo.from_request(request)
         success = state == states.SUCCESS
-        if info is not None and success and not info.save:
+        if success and not _keeps_successes(info):
             return result
+        # Models are imported when first needed: Celery may resolve this backend
+        # class before Django has loaded its apps.
         from qcompat.models import Task
 
         now = timezone.now()
@@ -90,22 +92,14 @@ class TaskBackend(BaseBackend):
             "success": success,
         }
         using = router.db_for_write(Task)
-        created = Task.objects.db_manager(using).store_result(task_id, fields)
-        if created and info is not None:
+        tasks = Task.objects.db_manager(using)
+        if not tasks.store_result(task_id, fields):
+            return result
+        if success and conf.save_limit() > 0:
+            tasks.prune_successes(conf.save_limit())
+        if info is not None:
             inline = bool(getattr(request, "is_eager", False))
-            if info.hook:
-                hooks.dispatch(self.app, task_id, info.hook, inline=inline, using=using)
-            signals.post_execute.send(
-                sender=signals.SENDER,
-                task=info.as_django_q(
-                    task_id,
-                    fields["args"],
-                    fields["kwargs"],
-                    result=value,
-                    success=success,
-                    stopped=now,
-                ),
-            )
+            _after_save(task_id, info, fields, inline=inline, using=using)
         return result
 
     def _get_task_meta_for(self, task_id: str) -> dict[str, Any]:
@@ -145,3 +139,37 @@ class TaskBackend(BaseBackend):
         from qcompat.models import Task
 
         Task.objects.filter(pk=task_id).delete()
+
+
+def _keeps_successes(info: TaskInfo | None) -> bool:
+    # An explicit save= wins; otherwise Q_CLUSTER["save_limit"] = -1 keeps no successes.
+    if info is not None and info.save is not None:
+        return info.save
+    return conf.save_limit() >= 0
+
+
+def _after_save(
+    task_id: str, info: TaskInfo, fields: dict[str, Any], *, inline: bool, using: str
+) -> None:
+    """What follows a task's first save: its hook, its chain's next link, its iteration."""
+    from qcompat import chains, iterations
+
+    if info.hook:
+        hooks.dispatch(task_id, info.hook, inline=inline, using=using)
+    if info.chain:
+        chains.continue_chain(info.chain, info.group, inline=inline, using=using)
+    if info.iter_count and info.group:
+        iterations.collate_if_complete(
+            info.group, info.iter_count, info.iter_hook, inline=inline, using=using
+        )
+    signals.post_execute.send(
+        sender=signals.SENDER,
+        task=info.as_django_q(
+            task_id,
+            fields["args"],
+            fields["kwargs"],
+            result=fields["result"],
+            success=fields["success"],
+            stopped=fields["stopped"],
+        ),
+    )

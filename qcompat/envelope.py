@@ -12,6 +12,9 @@ from datetime import datetime
 from typing import Any
 
 HEADER = "qcompat"
+#: The registered Celery task that runs every qcompat task, and the one that runs hooks.
+EXECUTE_TASK_NAME = "qcompat.execute"
+HOOK_TASK_NAME = "qcompat.hook"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -21,7 +24,15 @@ class TaskInfo:
     started: datetime
     group: str | None = None
     hook: str | None = None
-    save: bool = True
+    #: True or False when the caller said; None leaves it to ``Q_CLUSTER["save_limit"]``.
+    save: bool | None = None
+    #: The links of a chain still to run after this one, as signed pickle in base64:
+    #: headers travel as JSON, and links carry arbitrary arguments.
+    chain: str | None = None
+    #: For one call of ``async_iter``: how many calls the iteration has, and the hook
+    #: of the collated task.
+    iter_count: int | None = None
+    iter_hook: str | None = None
 
     def to_header(self) -> dict[str, Any]:
         fields = dataclasses.asdict(self)

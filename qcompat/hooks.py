@@ -11,24 +11,23 @@ returns.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
+from celery import current_app
 from django.db import transaction
 
 from qcompat.callables import import_by_path
+from qcompat.envelope import HOOK_TASK_NAME
 
 logger = logging.getLogger(__name__)
 
-HOOK_TASK_NAME = "qcompat.hook"
 
-
-def dispatch(app: Any, task_id: str, hook: str, *, inline: bool, using: str) -> None:
+def dispatch(task_id: str, hook: str, *, inline: bool, using: str) -> None:
     if inline:
         call_hook(task_id, hook, using=using)
         return
 
     def publish() -> None:
-        app.send_task(
+        current_app.send_task(
             HOOK_TASK_NAME,
             args=(task_id, hook),
             task_id=None,

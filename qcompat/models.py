@@ -59,6 +59,22 @@ class TaskManager(models.Manager.from_queryset(TaskQuerySet)):  # type: ignore[m
                 )
         return False
 
+    def prune_successes(self, keep: int) -> int:
+        """Delete all but the newest ``keep`` successful tasks outside any group.
+
+        Grouped tasks are left alone: groups, chains and iterations count their
+        members, and losing one would leave them waiting forever.
+        """
+        stale = list(
+            self.filter(success=True, group=None)
+            .order_by("-stopped")
+            .values_list("pk", flat=True)[keep:]
+        )
+        if not stale:
+            return 0
+        deleted: int = self.filter(pk__in=stale).delete()[0]
+        return deleted
+
 
 class Task(models.Model):
     """A task that has finished: its function, arguments, result and timing."""
@@ -100,6 +116,15 @@ class Task(models.Model):
     def time_taken(self) -> float:
         """Seconds from enqueueing to the end of execution, queue wait included."""
         return (self.stopped - self.started).total_seconds()
+
+    def group_result(self, failures: bool = False) -> list[Any] | None:
+        return None if self.group is None else self.get_result_group(self.group, failures)
+
+    def group_count(self, failures: bool = False) -> int | None:
+        return None if self.group is None else self.get_group_count(self.group, failures)
+
+    def group_delete(self, tasks: bool = False) -> int | None:
+        return None if self.group is None else self.delete_group(self.group, objects=tasks)
 
     @classmethod
     def get_result(cls, task_id: str) -> Any:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 
+from celery import current_app
 from kombu import Connection
 from kombu.exceptions import ChannelError
-
-from qcompat.worker import execute
 
 
 def queue_size(broker: Connection | None = None, cluster: str | None = None) -> int:
@@ -16,13 +16,14 @@ def queue_size(broker: Connection | None = None, cluster: str | None = None) -> 
     Tasks a worker has already taken (running, or reserved by its prefetch) are
     not counted, as in Django Q. A queue the broker does not know holds nothing.
     """
-    app = execute.app
+    app = current_app
     queue = cluster or app.conf.task_default_queue
     # A connection the caller passed in stays open for the caller.
     opened = contextlib.nullcontext(broker) if broker else app.connection_for_read()
     with opened as connection:
         try:
-            declared = connection.default_channel.queue_declare(queue=queue, passive=True)
+            channel: Any = connection.default_channel
+            declared = channel.queue_declare(queue=queue, passive=True)
         except ChannelError:
             return 0
     return int(declared.message_count)

@@ -18,9 +18,7 @@ from celery.backends.base import Backend
 from qcompat import hooks, serializers, signals
 from qcompat.backends import TaskBackend
 from qcompat.callables import import_by_path
-from qcompat.envelope import TaskInfo
-
-EXECUTE_TASK_NAME = "qcompat.execute"
+from qcompat.envelope import EXECUTE_TASK_NAME, HOOK_TASK_NAME, TaskInfo
 
 
 class QCompatTask(Task):  # type: ignore[type-arg]
@@ -58,7 +56,7 @@ def execute(self: QCompatTask, *args: Any, **kwargs: Any) -> Any:
     return function(*args, **kwargs)
 
 
-@shared_task(name=hooks.HOOK_TASK_NAME, ignore_result=True)
+@shared_task(name=HOOK_TASK_NAME, ignore_result=True)
 def run_hook(task_id: str, hook: str) -> None:
     hooks.call_hook(task_id, hook)
 
