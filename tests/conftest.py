@@ -6,6 +6,7 @@ under ``CI=true``, where an unreachable service fails the run instead.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -14,8 +15,10 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import redis
 from django.conf import settings
 from django.db import connection
 
@@ -43,6 +46,32 @@ def require_service(name: str, host: str, port: int) -> None:
 def redis_broker() -> str:
     require_service("Redis", "127.0.0.1", 6379)
     return settings.CELERY_BROKER_URL
+
+
+class RedisQueue:
+    """A test app's queue, read straight from Redis, with no worker consuming it."""
+
+    def __init__(self, client: redis.Redis, name: str) -> None:
+        self.client, self.name = client, name
+
+    def messages(self, name: str | None = None) -> list[dict[str, Any]]:
+        # kombu pushes onto the head of the list; oldest first reads it from the tail.
+        raw = self.client.lrange(name or self.name, 0, -1)
+        return [json.loads(message) for message in reversed(raw)]
+
+
+@pytest.fixture
+def queue(redis_broker: str) -> Iterator[RedisQueue]:
+    """The no-backend test app's queue, made current and emptied before and after."""
+    from tests.celery_app import no_backend
+
+    no_backend.set_current()
+    client = redis.Redis.from_url(redis_broker)
+    reader = RedisQueue(client, no_backend.conf.task_default_queue)
+    client.delete(reader.name)
+    yield reader
+    client.delete(reader.name)
+    client.close()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

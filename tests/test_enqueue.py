@@ -7,11 +7,11 @@ queue itself to prove that nothing was enqueued.
 from __future__ import annotations
 
 import base64
-import json
 import threading
 
 import pytest
 import redis
+from celery import current_app
 from django.test import override_settings
 
 import qcompat
@@ -20,27 +20,8 @@ from qcompat import async_task
 from qcompat.exceptions import ArgumentsNotSerializable, InvalidOption, InvalidTaskFunction
 from qcompat.models import Task
 from tests import jobs
-from tests.celery_app import no_backend
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def queue(redis_broker):
-    """The test app's queue, read straight from Redis, emptied before and after."""
-    no_backend.set_current()
-    client = redis.Redis.from_url(redis_broker)
-    name = no_backend.conf.task_default_queue
-    client.delete(name)
-    yield client, name
-    client.delete(name)
-    client.close()
-
-
-def sent_messages(queue):
-    client, name = queue
-    # kombu pushes onto the head of the list; oldest first reads it from the tail.
-    return [json.loads(raw) for raw in reversed(client.lrange(name, 0, -1))]
 
 
 def test_async_is_an_alias_of_async_task():
@@ -53,7 +34,7 @@ def test_async_is_an_alias_of_async_task():
 
 def test_message_names_the_function_and_is_signed(queue):
     task_id = async_task(jobs.add, 1, 2, group="sums", hook="tests.hooks.record", timeout=30)
-    [message] = sent_messages(queue)
+    [message] = queue.messages()
     headers = message["headers"]
     assert headers["id"] == task_id
     assert headers["task"] == "qcompat.execute"
@@ -70,7 +51,7 @@ def test_timeout_defaults_to_q_cluster(queue):
     with override_settings(Q_CLUSTER={"timeout": 7}):
         async_task("tests.jobs.add", 1, 2)
         async_task("tests.jobs.add", 1, 2, timeout=None)
-    first, second = sent_messages(queue)
+    first, second = queue.messages()
     assert first["headers"]["timelimit"] == [7.0, None]
     assert second["headers"]["timelimit"] == [None, None]
 
@@ -80,7 +61,7 @@ def test_explicit_sync_false_beats_q_cluster_sync(queue):
         in_process = async_task("tests.jobs.add", 1, 2)
         sent = async_task("tests.jobs.add", 1, 2, sync=False)
     assert Task.objects.get(pk=in_process).result == 3
-    assert [message["headers"]["id"] for message in sent_messages(queue)] == [sent]
+    assert [message["headers"]["id"] for message in queue.messages()] == [sent]
 
 
 def nested_function_holder():
@@ -104,13 +85,13 @@ def nested_function_holder():
 def test_unimportable_functions_are_refused(queue, func, error, message):
     with pytest.raises(error, match=message):
         async_task(func, 1)
-    assert sent_messages(queue) == []
+    assert queue.messages() == []
 
 
 def test_static_and_class_methods_are_importable(queue):
     async_task(jobs.Maths.double, 1)
     async_task(jobs.Maths.triple, 1)
-    assert [m["headers"]["shadow"] for m in sent_messages(queue)] == [
+    assert [m["headers"]["shadow"] for m in queue.messages()] == [
         "tests.jobs.Maths.double",
         "tests.jobs.Maths.triple",
     ]
@@ -122,7 +103,7 @@ def test_unpicklable_arguments_are_refused(queue, sync):
         async_task("tests.jobs.echo", threading.Lock(), sync=sync)
     with pytest.raises(ArgumentsNotSerializable):
         async_task("tests.jobs.echo", key=lambda: 1, sync=sync)
-    assert sent_messages(queue) == []
+    assert queue.messages() == []
     assert Task.objects.count() == 0
 
 
@@ -147,18 +128,18 @@ def test_unpicklable_arguments_are_refused(queue, sync):
 def test_bad_options_are_refused(queue, options, message):
     with pytest.raises(InvalidOption, match=message):
         async_task("tests.jobs.add", 1, 2, **options)
-    assert sent_messages(queue) == []
+    assert queue.messages() == []
 
 
 def test_a_hook_must_be_importable_too(queue):
     with pytest.raises(InvalidTaskFunction, match="hook"):
         async_task("tests.jobs.add", 1, 2, hook=lambda task: None)
-    assert sent_messages(queue) == []
+    assert queue.messages() == []
 
 
 def test_q_options_take_precedence_and_leave_kwargs_alone(queue):
     async_task("tests.jobs.echo", hook="kept", q_options={"hook": "tests.hooks.record"})
-    [message] = sent_messages(queue)
+    [message] = queue.messages()
     assert message["headers"]["qcompat"]["hook"] == "tests.hooks.record"
 
 
@@ -169,7 +150,7 @@ def test_queue_size_counts_waiting_messages(queue):
     for i in range(3):
         async_task("tests.jobs.add", i, i)
     assert queue_size() == 3
-    with no_backend.connection_for_read() as connection:
+    with current_app.connection_for_read() as connection:
         assert queue_size(broker=connection) == 3
         assert connection.connected
     assert queue_size(cluster="no-such-queue-anywhere") == 0

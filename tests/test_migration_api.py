@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import datetime
-import json
+import itertools
 import time
 
 import pytest
-import redis
 from django.db import transaction
 from django.test import override_settings
 
@@ -27,26 +26,9 @@ from qcompat import (
 )
 from qcompat.exceptions import InvalidOption
 from qcompat.models import Failure, Success, Task
-from tests.celery_app import no_backend
 from tests.models import HookCall
 
 WAIT_MS = 20_000
-
-
-@pytest.fixture
-def queue(redis_broker):
-    no_backend.set_current()
-    client = redis.Redis.from_url(redis_broker)
-    name = no_backend.conf.task_default_queue
-    client.delete(name)
-    yield client, name
-    client.delete(name)
-    client.close()
-
-
-def messages(queue, name=None):
-    client, default = queue
-    return [json.loads(raw) for raw in reversed(client.lrange(name or default, 0, -1))]
 
 
 @pytest.mark.django_db
@@ -107,7 +89,7 @@ class TestChains:
         assert [task.success for task in tasks] == [True, False, True, True]
         assert result_group(group) == [3, ((3,), {"k": 4}), None]
         # Each link was enqueued only once the one before it was saved.
-        for earlier, later in zip(tasks, tasks[1:], strict=False):
+        for earlier, later in itertools.pairwise(tasks):
             assert later.started >= earlier.stopped
 
     def test_chain_object(self):
@@ -219,17 +201,17 @@ def test_celery_options_through_q_options(queue):
         queue="for the function",
         q_options={"eta": eta, "expires": 3600, "priority": 3, "retry": False},
     )
-    elsewhere_queue = f"{queue[1]}-elsewhere"
+    elsewhere_queue = f"{queue.name}-elsewhere"
     async_task("tests.jobs.add", 1, 1, cluster=elsewhere_queue)
     # Redis keeps each priority in a list of its own, named with kombu's separator.
-    [message] = messages(queue, f"{queue[1]}\x06\x163")
+    [message] = queue.messages(f"{queue.name}\x06\x163")
     assert message["headers"]["eta"].startswith("2030-01-01T00:00:00")
     assert message["headers"]["expires"] is not None
     assert message["properties"]["priority"] == 3
-    queue[0].delete(f"{queue[1]}\x06\x163")
-    [elsewhere] = messages(queue, elsewhere_queue)
+    queue.client.delete(f"{queue.name}\x06\x163")
+    [elsewhere] = queue.messages(elsewhere_queue)
     assert elsewhere["headers"]["shadow"] == "tests.jobs.add"
-    queue[0].delete(elsewhere_queue)
+    queue.client.delete(elsewhere_queue)
 
 
 @pytest.mark.parametrize(
@@ -247,19 +229,24 @@ def test_celery_options_through_q_options(queue):
 def test_bad_celery_options_are_refused(queue, q_options, text):
     with pytest.raises(InvalidOption, match=text):
         async_task("tests.jobs.add", 1, 1, q_options=q_options)
-    assert messages(queue) == []
+    assert queue.messages() == []
 
 
 @pytest.mark.django_db(transaction=True)
 def test_on_commit_sends_only_after_the_transaction_commits(queue):
     with transaction.atomic():
         kept = async_task("tests.jobs.add", 1, 1, on_commit=True)
-        assert messages(queue) == []
-    assert [message["headers"]["id"] for message in messages(queue)] == [kept]
-    with pytest.raises(RuntimeError), transaction.atomic():
-        async_task("tests.jobs.add", 1, 1, on_commit=True)
-        raise RuntimeError("rolled back")
-    assert len(messages(queue)) == 1
+        assert queue.messages() == []
+    assert [message["headers"]["id"] for message in queue.messages()] == [kept]
+
+    def enqueue_then_fail():
+        with transaction.atomic():
+            async_task("tests.jobs.add", 1, 1, on_commit=True)
+            raise RuntimeError("rolled back")
+
+    with pytest.raises(RuntimeError):
+        enqueue_then_fail()
+    assert len(queue.messages()) == 1
 
 
 @pytest.mark.worker
@@ -273,7 +260,7 @@ class TestThroughAWorker:
         assert chain.result(wait=WAIT_MS) == [2, 4]
         tasks = list(chain.fetch())
         assert [task.success for task in tasks] == [True, False, True]
-        for earlier, later in zip(tasks, tasks[1:], strict=False):
+        for earlier, later in itertools.pairwise(tasks):
             assert later.started >= earlier.stopped
 
     def test_iteration(self, worker):
