@@ -118,3 +118,19 @@ def test_pre_enqueue_runs_before_anything_is_sent():
     finally:
         signals.pre_enqueue.disconnect(refuse)
     assert not Success.objects.exists()
+
+
+def test_sync_needs_no_broker():
+    from celery import Celery
+
+    unreachable = Celery("no-broker", broker="redis://127.0.0.1:1/0")
+    unreachable.conf.broker_connection_retry = False
+    unreachable.set_current()
+    try:
+        task_id = async_task("tests.jobs.add", 2, 2, hook="tests.hooks.record", sync=True)
+    finally:
+        from tests.celery_app import no_backend
+
+        no_backend.set_current()
+    assert result(task_id) == 4
+    assert HookCall.objects.filter(task_id=task_id).exists()
