@@ -290,3 +290,33 @@ def test_worker_refuses_plain_and_forged_pickle(worker, tmp_path):
     assert "Refusing to deserialize untrusted content of type pickle" in log
     assert log.count("does not match SECRET_KEY") >= 2
     assert Task.objects.filter(func="tests.jobs.touch").count() == 0
+
+
+def test_events_name_the_function(worker):
+    """What ``celery events`` and Flower read: task-received events carry the function path."""
+    import threading
+
+    received: dict[str, str] = {}
+    task_ids: list[str] = []
+
+    def listen():
+        with worker.app.connection_for_read() as connection:
+            receiver = worker.app.events.Receiver(
+                connection,
+                handlers={
+                    "task-received": lambda event: received.__setitem__(
+                        event["uuid"], event["name"]
+                    )
+                },
+            )
+            for _ in receiver.itercapture(limit=None, timeout=1, wakeup=True):
+                if task_ids and task_ids[0] in received:
+                    return
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    time.sleep(1)  # the receiver's queue has to exist before the event is sent
+    task_ids.append(async_task("math.floor", 2.5))
+    assert result(task_ids[0], wait=WAIT_MS) == 2
+    listener.join(timeout=15)
+    assert received.get(task_ids[0]) == "math.floor"
