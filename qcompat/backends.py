@@ -11,7 +11,6 @@ finished, and ``result()``/``fetch()`` rely on that.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from celery import Celery, states
@@ -19,19 +18,10 @@ from celery.backends.base import BaseBackend
 from celery.exceptions import TimeLimitExceeded
 from django.db import router
 from django.utils import timezone
-from humanhash import humanize
 
 from qcompat import conf, hooks, signals
 from qcompat.envelope import TaskInfo
-
-_UUID = re.compile(r"^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$")
-
-
-def task_name_for(task_id: str) -> str:
-    """Django Q's name for an id: four words, the humanized form of its hex digest."""
-    if _UUID.match(task_id):
-        return str(humanize(task_id.replace("-", "")))
-    return task_id[:100]
+from qcompat.names import task_name_for
 
 
 def failure_text(exception: BaseException, traceback: str | None) -> str:
@@ -79,7 +69,7 @@ class TaskBackend(BaseBackend):
             value = failure_text(error, traceback)
             exception = self.prepare_exception(error, serializer="json")
         fields = {
-            "name": info.name if info else task_name_for(task_id),
+            "name": info.name if info and info.name else task_name_for(task_id),
             "func": info.func if info else str(getattr(request, "task", None) or "unknown"),
             "hook": info.hook if info else None,
             "group": info.group if info else None,

@@ -11,7 +11,6 @@ from typing import Any
 from celery import current_app
 from django.db import transaction
 from django.utils import timezone
-from humanhash import humanize
 from kombu import Connection, Producer
 from kombu.exceptions import EncodeError
 
@@ -53,7 +52,7 @@ def enqueue(
     task_id = uuid.uuid4().hex
     info = TaskInfo(
         func=func,
-        name=options.task_name or humanize(task_id),
+        name=options.task_name,
         started=timezone.now(),
         group=options.group,
         hook=options.hook,

@@ -11,6 +11,8 @@ import dataclasses
 from datetime import datetime
 from typing import Any
 
+from qcompat.names import task_name_for
+
 HEADER = "qcompat"
 #: The registered Celery task that runs every qcompat task, and the one that runs hooks.
 EXECUTE_TASK_NAME = "qcompat.execute"
@@ -20,8 +22,9 @@ HOOK_TASK_NAME = "qcompat.hook"
 @dataclasses.dataclass(frozen=True)
 class TaskInfo:
     func: str
-    name: str
     started: datetime
+    #: The caller's ``task_name``; None names the task after its id when it is stored.
+    name: str | None = None
     group: str | None = None
     hook: str | None = None
     #: True or False when the caller said; None leaves it to ``Q_CLUSTER["save_limit"]``.
@@ -35,9 +38,14 @@ class TaskInfo:
     iter_hook: str | None = None
 
     def to_header(self) -> dict[str, Any]:
-        fields = dataclasses.asdict(self)
-        fields["started"] = self.started.isoformat()
-        return fields
+        # Unset fields stay out of the message; from_request() restores their defaults.
+        header = {
+            field.name: getattr(self, field.name)
+            for field in dataclasses.fields(self)
+            if getattr(self, field.name) is not None
+        }
+        header["started"] = self.started.isoformat()
+        return header
 
     @classmethod
     def from_request(cls, request: Any) -> TaskInfo | None:
@@ -59,7 +67,7 @@ class TaskInfo:
         """The task dictionary Django Q passes to its signals."""
         return {
             "id": task_id,
-            "name": self.name,
+            "name": self.name or task_name_for(task_id),
             "func": self.func,
             "args": tuple(args or ()),
             "kwargs": dict(kwargs or {}),

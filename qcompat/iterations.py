@@ -15,12 +15,12 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
-from humanhash import humanize
 
 from qcompat import hooks, results
 from qcompat.callables import dotted_path
 from qcompat.enqueue import enqueue
 from qcompat.models import Task
+from qcompat.names import task_name_for
 from qcompat.options import take_options
 
 
@@ -54,7 +54,7 @@ def collate_if_complete(
             return
         first = rows[0]
         fields = {
-            "name": humanize(iter_id),
+            "name": task_name_for(iter_id),
             "func": first.func,
             "hook": hook,
             "group": None,

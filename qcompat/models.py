@@ -43,7 +43,11 @@ class TaskManager(models.Manager.from_queryset(TaskQuerySet)):  # type: ignore[m
         """
         using = self.db
         try:
-            with transaction.atomic(using=using):
+            if transaction.get_connection(using).in_atomic_block:
+                with transaction.atomic(using=using):
+                    self.create(id=task_id, attempt_count=1, **fields)
+            else:
+                # On a worker: one autocommit INSERT, without BEGIN and COMMIT round trips.
                 self.create(id=task_id, attempt_count=1, **fields)
             return True
         except IntegrityError:

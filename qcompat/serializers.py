@@ -8,12 +8,14 @@ does not verify is refused before ``pickle.loads`` ever sees it.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import hmac
 import pickle
 from typing import Any
 
 from django.conf import settings
-from django.utils.crypto import salted_hmac
+from django.utils.encoding import force_bytes
 from kombu.serialization import register
 
 from qcompat.exceptions import SignatureMismatch
@@ -26,8 +28,14 @@ _SALT = "qcompat.serializers.signed-pickle"
 _MAC_SIZE = 32
 
 
+@functools.lru_cache(maxsize=8)
+def _key(secret: str | bytes) -> bytes:
+    # Django's salted_hmac derivation, done once per secret rather than once per message.
+    return hashlib.sha256(_SALT.encode() + force_bytes(secret)).digest()
+
+
 def _mac(payload: bytes, secret: str | bytes | None = None) -> bytes:
-    return salted_hmac(_SALT, payload, secret=secret, algorithm="sha256").digest()
+    return hmac.digest(_key(settings.SECRET_KEY if secret is None else secret), payload, "sha256")
 
 
 def dumps(value: Any) -> bytes:

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_humanized_name_matches_django_q():
-    from qcompat.backends import task_name_for
+    from qcompat.names import task_name_for
 
     # Django Q's own example id and name.
     assert task_name_for("0b86cb58d30c422c9cbdf3a2f9324665") == "california-pluto-kentucky-uranus"

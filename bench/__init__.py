@@ -1,0 +1,1 @@
+"""Benchmarks for qcompat, run as scripts from the repository root."""
