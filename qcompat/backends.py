@@ -152,14 +152,15 @@ def _after_save(
         iterations.collate_if_complete(
             info.group, info.iter_count, info.iter_hook, inline=inline, using=using
         )
-    signals.post_execute.send(
-        sender=signals.SENDER,
-        task=info.as_django_q(
-            task_id,
-            fields["args"],
-            fields["kwargs"],
-            result=fields["result"],
-            success=fields["success"],
-            stopped=fields["stopped"],
-        ),
-    )
+    if signals.post_execute.has_listeners(signals.SENDER):
+        signals.post_execute.send(
+            sender=signals.SENDER,
+            task=info.as_django_q(
+                task_id,
+                fields["args"],
+                fields["kwargs"],
+                result=fields["result"],
+                success=fields["success"],
+                stopped=fields["stopped"],
+            ),
+        )

@@ -62,9 +62,10 @@ def enqueue(
         iter_hook=iter_hook,
     )
     args = tuple(args)
-    signals.pre_enqueue.send(
-        sender=signals.SENDER, task=info.as_django_q(task_id, args, kwargs, timeout=options.timeout)
-    )
+    # The payload costs a name to build; most projects have no receivers at all.
+    if signals.pre_enqueue.has_listeners(signals.SENDER):
+        payload = info.as_django_q(task_id, args, kwargs, timeout=options.timeout)
+        signals.pre_enqueue.send(sender=signals.SENDER, task=payload)
     if options.sync:
         deliver = functools.partial(_run_in_process, task_id, info, args, kwargs)
     else:

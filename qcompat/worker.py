@@ -50,9 +50,9 @@ def execute(self: QCompatTask, *args: Any, **kwargs: Any) -> Any:
     if info is None:
         raise ValueError(f"Message {task_id} has no qcompat header; nothing was run.")
     function = import_by_path(info.func)
-    signals.pre_execute.send(
-        sender=signals.SENDER, func=function, task=info.as_django_q(task_id, args, kwargs)
-    )
+    if signals.pre_execute.has_listeners(signals.SENDER):
+        payload = info.as_django_q(task_id, args, kwargs)
+        signals.pre_execute.send(sender=signals.SENDER, func=function, task=payload)
     return function(*args, **kwargs)
 
 
