@@ -147,8 +147,11 @@ class WorkerProcess:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=10)
         with self.app.connection_for_write() as conn:
+            channel = conn.default_channel
             for queue in self.queues:
-                conn.default_channel.queue_delete(queue)
+                channel.queue_delete(queue)
+                # kombu keeps each queue's exchange binding in a Redis set of its own.
+                channel.client.delete(f"_kombu.binding.{queue}")
 
 
 def run_worker(
