@@ -7,7 +7,7 @@ import os
 import nox
 
 nox.options.default_venv_backend = "virtualenv"
-nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.sessions = ["lint", "typecheck", "docs", "tests"]
 nox.options.error_on_missing_interpreters = os.environ.get("CI") == "true"
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
@@ -43,6 +43,13 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     session.install("-e", ".", *GROUPS["typing"], *GROUPS["test"])
     session.run("mypy")
+
+
+@nox.session(python="3.12")
+def docs(session: nox.Session) -> None:
+    """Build the documentation, warnings as errors; the diagram needs Graphviz's ``dot``."""
+    session.install("-e", ".", *GROUPS["docs"])
+    session.run("sphinx-build", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html")
 
 
 @nox.session(python="3.12")
