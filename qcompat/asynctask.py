@@ -29,6 +29,8 @@ def _option(key: str) -> property:
 
 
 class AsyncTask:
+    """A task whose function, arguments and options are set first and sent by ``run``."""
+
     broker = _option("broker")
     sync = _option("sync")
     save = _option("save")
@@ -43,19 +45,23 @@ class AsyncTask:
         self.kwargs = kwargs
 
     def run(self) -> str:
+        """Send the task; return its id."""
         self.id = async_task(self.func, *self.args, **self.kwargs)
         self.started = True
         return self.id
 
     def result(self, wait: float = 0) -> Any:
+        """The task's result, as :func:`~qcompat.tasks.result` gives it; None before ``run``."""
         return results.result(self.id, wait=wait) if self.started else None
 
     def fetch(self, wait: float = 0) -> Task | None:
+        """The finished task, as :func:`~qcompat.tasks.fetch` gives it; None before ``run``."""
         return results.fetch(self.id, wait=wait) if self.started else None
 
     def result_group(
         self, failures: bool = False, wait: float = 0, count: int | None = None
     ) -> list[Any] | None:
+        """The results of the task's group; None before ``run`` or without a group."""
         if not (self.started and self.group):
             return None
         return results.result_group(self.group, failures=failures, wait=wait, count=count)
@@ -63,6 +69,7 @@ class AsyncTask:
     def fetch_group(
         self, failures: bool = True, wait: float = 0, count: int | None = None
     ) -> TaskQuerySet | None:
+        """The tasks of the task's group; None before ``run`` or without a group."""
         if not (self.started and self.group):
             return None
         return results.fetch_group(self.group, failures=failures, wait=wait, count=count)

@@ -19,7 +19,7 @@ from celery.exceptions import TimeLimitExceeded
 from django.db import router
 from django.utils import timezone
 
-from qcompat import conf, hooks, signals
+from qcompat import conf, hooks, serializers, signals
 from qcompat.envelope import TaskInfo
 from qcompat.names import task_name_for
 
@@ -27,7 +27,7 @@ from qcompat.names import task_name_for
 def failure_text(exception: BaseException, traceback: str | None) -> str:
     """Django Q's stored form of a failure: ``"{exception} : {traceback}"``."""
     if isinstance(exception, TimeLimitExceeded):
-        limit = exception.args[0] if exception.args else "?"
+        limit = f"{exception.args[0]:g}" if exception.args else "?"
         message = f"Task exceeded maximum timeout value ({limit} seconds)"
     else:
         message = str(exception) or type(exception).__name__
@@ -62,6 +62,12 @@ class TaskBackend(BaseBackend):
         from qcompat.models import Task
 
         now = timezone.now()
+        if success and not _picklable(result):
+            state, success = states.FAILURE, False
+            result = TypeError(
+                f"The task's return value ({type(result).__name__}) cannot be pickled, "
+                "so it cannot be stored."
+            )
         if success:
             value, exception = result, None
         else:
@@ -131,6 +137,14 @@ class TaskBackend(BaseBackend):
         Task.objects.filter(pk=task_id).delete()
 
 
+def _picklable(value: Any) -> bool:
+    try:
+        serializers.dumps(value)
+    except Exception:
+        return False
+    return True
+
+
 def _keeps_successes(info: TaskInfo | None) -> bool:
     # An explicit save= wins; otherwise Q_CLUSTER["save_limit"] = -1 keeps no successes.
     if info is not None and info.save is not None:
@@ -153,7 +167,8 @@ def _after_save(
             info.group, info.iter_count, info.iter_hook, inline=inline, using=using
         )
     if signals.post_execute.has_listeners(signals.SENDER):
-        signals.post_execute.send(
+        # The task is stored; a failing receiver is logged (by Django) and changes nothing.
+        signals.post_execute.send_robust(
             sender=signals.SENDER,
             task=info.as_django_q(
                 task_id,

@@ -97,6 +97,7 @@ class Chain:
         return self.length()
 
     def run(self) -> str:
+        """Start the chain; return its group id."""
         self.group = async_chain(self.chain, group=self.group, sync=self.sync, broker=self.broker)
         self.started = True
         return self.group
@@ -108,6 +109,7 @@ class Chain:
         return results.result_group(self.group, wait=wait, count=self.length())
 
     def fetch(self, failures: bool = True, wait: float = 0) -> TaskQuerySet | None:
+        """The links' tasks, in order; None before ``run``."""
         if not self.started:
             return None
         return results.fetch_group(self.group, failures=failures, wait=wait, count=self.length())
@@ -117,4 +119,5 @@ class Chain:
         return results.count_group(self.group) if self.started else None
 
     def length(self) -> int:
+        """How many links the chain has."""
         return len(self.chain)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import functools
 import uuid
 from collections.abc import Callable, Sequence
@@ -66,6 +67,8 @@ def enqueue(
     if signals.pre_enqueue.has_listeners(signals.SENDER):
         payload = info.as_django_q(task_id, args, kwargs, timeout=options.timeout)
         signals.pre_enqueue.send(sender=signals.SENDER, task=payload)
+        # As in Django Q, receivers may change the task before it is sent.
+        info, args, kwargs = _changed_by_receivers(info, payload)
     if options.sync:
         deliver = functools.partial(_run_in_process, task_id, info, args, kwargs)
     else:
@@ -75,6 +78,19 @@ def enqueue(
     else:
         deliver()
     return task_id
+
+
+def _changed_by_receivers(
+    info: TaskInfo, payload: dict[str, Any]
+) -> tuple[TaskInfo, tuple[Any, ...], dict[str, Any]]:
+    hook = payload.get("hook")
+    changed = dataclasses.replace(
+        info,
+        name=payload.get("name") or None,
+        group=payload.get("group"),
+        hook=None if hook is None else dotted_path(hook, role="hook"),
+    )
+    return changed, tuple(payload.get("args") or ()), dict(payload.get("kwargs") or {})
 
 
 def _send(

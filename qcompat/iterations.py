@@ -94,11 +94,13 @@ class Iter:
         self.started = False
 
     def append(self, *args: Any) -> int:
+        """Add one call's arguments; returns how many calls there are."""
         self.args.append(args)
         self.started = False
         return self.length()
 
     def run(self) -> str:
+        """Start the calls; return the id the collated result will have."""
         if self.func is None:
             raise ValueError("Iter has no function to run.")
         self.id = async_iter(self.func, self.args, **self.kwargs)
@@ -106,10 +108,13 @@ class Iter:
         return self.id
 
     def result(self, wait: float = 0) -> Any:
+        """The collated results, in argument order; None before ``run`` or until all are done."""
         return results.result(self.id, wait=wait) if self.started else None
 
     def fetch(self, wait: float = 0) -> Task | None:
+        """The collated task; None before ``run`` or until all calls are done."""
         return results.fetch(self.id, wait=wait) if self.started else None
 
     def length(self) -> int:
+        """How many calls there are."""
         return len(self.args)

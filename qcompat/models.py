@@ -122,40 +122,49 @@ class Task(models.Model):
         return (self.stopped - self.started).total_seconds()
 
     def group_result(self, failures: bool = False) -> list[Any] | None:
+        """The results of this task's group, or None if it has no group."""
         return None if self.group is None else self.get_result_group(self.group, failures)
 
     def group_count(self, failures: bool = False) -> int | None:
+        """How many tasks this task's group has (failures only if asked), or None."""
         return None if self.group is None else self.get_group_count(self.group, failures)
 
     def group_delete(self, tasks: bool = False) -> int | None:
+        """Remove this task's group label (or its tasks too); None if it has no group."""
         return None if self.group is None else self.delete_group(self.group, objects=tasks)
 
     @classmethod
     def get_result(cls, task_id: str) -> Any:
+        """The result of the task with this id or name, or None."""
         task = cls.get_task(task_id)
         return None if task is None else task.result
 
     @classmethod
     def get_task(cls, task_id: str) -> Task | None:
+        """The task with this id, else the newest with this name, else None."""
         task: Task | None = cls.objects.by_id_or_name(task_id)
         return task
 
     @classmethod
     def get_task_group(cls, group_id: str, failures: bool = True) -> TaskQuerySet:
+        """The group's tasks in enqueue order; without failures if ``failures`` is False."""
         tasks: TaskQuerySet = cls.objects.in_group(group_id, failures).in_enqueue_order()
         return tasks
 
     @classmethod
     def get_result_group(cls, group_id: str, failures: bool = False) -> list[Any]:
+        """The group's results in enqueue order; failures only if ``failures``."""
         return list(cls.get_task_group(group_id, failures).values_list("result", flat=True))
 
     @classmethod
     def get_group_count(cls, group_id: str, failures: bool = False) -> int:
+        """How many tasks the group has; only its failures if ``failures``."""
         tasks: TaskQuerySet = cls.objects.filter(group=group_id)
         return (tasks.failed() if failures else tasks).count()
 
     @classmethod
     def delete_group(cls, group_id: str, objects: bool = False) -> int:
+        """Remove the group label, or delete the tasks with ``objects``; returns how many."""
         tasks: TaskQuerySet = cls.objects.filter(group=group_id)
         if objects:
             deleted, _per_model = tasks.delete()

@@ -75,7 +75,7 @@ def make_task(success: bool, **fields) -> Task:
 
 def test_admin_in_a_browser(browser, live_server, django_user_model, settings):
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 
     settings.Q_CLUSTER = {"sync": True}
     django_user_model.objects.create_superuser("boss", "boss@example.com", PASSWORD)
@@ -93,6 +93,10 @@ def test_admin_in_a_browser(browser, live_server, django_user_model, settings):
 
     def visible_text() -> str:
         return browser.find_element(By.TAG_NAME, "body").text
+
+    def wait_until(condition) -> None:
+        # A click returns before the next page has loaded; reading at once reads the old one.
+        WebDriverWait(browser, 10).until(lambda _driver: condition())
 
     def absent(selector: str) -> bool:
         # Looking for what should not be there must not wait for it to appear.
@@ -117,7 +121,7 @@ def test_admin_in_a_browser(browser, live_server, django_user_model, settings):
     assert browser.find_element(By.LINK_TEXT, "Revoke tasks").is_displayed()
 
     rows[0].find_element(By.LINK_TEXT, succeeded.name).click()
-    assert "View successful task" in visible_text()
+    wait_until(lambda: "View successful task" in visible_text())
     shown = [pre.text for pre in browser.find_elements(By.CSS_SELECTOR, "pre.qcompat-value")]
     assert shown == ["(2, -2)", "{}", "-2.0"]
     assert absent("[name=_save]")
@@ -127,6 +131,7 @@ def test_admin_in_a_browser(browser, live_server, django_user_model, settings):
     assert failed.name in row.text
     assert "<b>no</b> : Traceback" in row.text
     row.find_element(By.LINK_TEXT, failed.name).click()
+    wait_until(lambda: "View failed task" in visible_text())
     error, trace = browser.find_elements(By.CSS_SELECTOR, "pre.qcompat-value")[2:]
     # Markup in an error message shows as text; nothing in it is rendered.
     assert error.text == "TypeError: <b>no</b>"
@@ -139,6 +144,7 @@ def test_admin_in_a_browser(browser, live_server, django_user_model, settings):
         "Resubmit selected tasks"
     )
     browser.find_element(By.CSS_SELECTOR, "button[name=index], input[name=index]").click()
+    wait_until(lambda: not absent(".messagelist"))
     assert "Resubmitted 1 task." in browser.find_element(By.CSS_SELECTOR, ".messagelist").text
     assert "0 failed tasks" in visible_text()
     assert absent("#result_list")
@@ -150,6 +156,7 @@ def test_admin_in_a_browser(browser, live_server, django_user_model, settings):
 
     group_box = browser.find_element(By.CSS_SELECTOR, "#changelist-filter input[name=group]")
     group_box.send_keys("signs\n")
+    wait_until(lambda: "group=signs" in browser.current_url)
     rows = browser.find_elements(By.CSS_SELECTOR, "#result_list tbody tr")
     assert [row.find_element(By.CSS_SELECTOR, "th").text for row in rows] == [succeeded.name]
     assert "group=signs" in browser.current_url

@@ -61,7 +61,7 @@ def test_hooks_run_for_failures_missing_functions_and_timeouts(slow_store_worker
         assert call.row_committed is True
     assert "hooked : Traceback" in calls[failed].result
     assert "No module named 'my'" in calls[missing].result
-    assert "exceeded maximum timeout value (1.0 seconds)" in calls[timed_out].result
+    assert "exceeded maximum timeout value (1 seconds)" in calls[timed_out].result
 
 
 def test_a_raising_hook_is_logged_and_changes_nothing(slow_store_worker):

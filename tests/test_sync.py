@@ -134,3 +134,39 @@ def test_sync_needs_no_broker():
         no_backend.set_current()
     assert result(task_id) == 4
     assert HookCall.objects.filter(task_id=task_id).exists()
+
+
+def test_pre_enqueue_receivers_may_change_the_task():
+    def change(sender, task, **kwargs):
+        task["args"] = (10, 20)
+        task["group"] = "changed"
+        task["hook"] = "tests.hooks.record"
+
+    signals.pre_enqueue.connect(change)
+    try:
+        task_id = async_task("tests.jobs.add", 1, 2, sync=True)
+    finally:
+        signals.pre_enqueue.disconnect(change)
+    task = fetch(task_id)
+    assert (task.result, task.group, task.hook) == (30, "changed", "tests.hooks.record")
+    assert HookCall.objects.filter(task_id=task_id).exists()
+
+
+def test_a_failing_post_execute_receiver_changes_nothing(caplog):
+    def explode(sender, task, **kwargs):
+        raise RuntimeError("receiver failure")
+
+    signals.post_execute.connect(explode)
+    try:
+        task_id = async_task("tests.jobs.add", 1, 2, sync=True)
+    finally:
+        signals.post_execute.disconnect(explode)
+    assert fetch(task_id).result == 3
+    assert "receiver failure" in caplog.text
+
+
+def test_an_unpicklable_return_value_is_stored_as_a_failure():
+    task_id = async_task("tests.jobs.not_picklable_result", sync=True)
+    task = fetch(task_id)
+    assert task.success is False
+    assert "return value (function) cannot be pickled" in task.result

@@ -158,7 +158,7 @@ def test_timeout_is_a_hard_time_limit(worker):
     assert time.monotonic() - started < 15
     assert task is not None
     assert task.success is False
-    assert "exceeded maximum timeout value (1.0 seconds)" in task.result
+    assert "exceeded maximum timeout value (1 seconds)" in task.result
     # The worker replaced the killed process and keeps working.
     assert result(async_task("tests.jobs.add", 2, 3), wait=WAIT_MS) == 5
 
@@ -320,3 +320,9 @@ def test_events_name_the_function(worker):
     assert result(task_ids[0], wait=WAIT_MS) == 2
     listener.join(timeout=15)
     assert received.get(task_ids[0]) == "math.floor"
+
+
+def test_an_unpicklable_return_value_is_stored_as_a_failure(worker):
+    task = fetch(async_task("tests.jobs.not_picklable_result"), wait=WAIT_MS)
+    assert task.success is False
+    assert "return value (function) cannot be pickled" in task.result
