@@ -38,8 +38,8 @@ class QCompatConfig(AppConfig):
 
         # Registers qcompat's Celery tasks and its signed serializer in every
         # process that loads Django: web processes send, workers execute.
-        from qcompat import conf, worker  # noqa: F401
+        from qcompat import cluster, worker  # noqa: F401
         from qcompat.checks import check_q_cluster
 
         checks.register(check_q_cluster)
-        conf.connect()
+        cluster.connect()

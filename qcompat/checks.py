@@ -18,7 +18,7 @@ from django.apps import AppConfig
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
-from qcompat import conf
+from qcompat import cluster, conf
 
 _BROKER = (
     "Celery connects to the broker in CELERY_BROKER_URL; set it to the same server, for "
@@ -165,5 +165,5 @@ def _overridden() -> list[checks.CheckMessage]:
             hint="Remove one of the two; keep the Celery setting to move away from Q_CLUSTER.",
             id="qcompat.W004",
         )
-        for key, setting, wanted, actual in conf.overridden(app)
+        for key, setting, wanted, actual in cluster.overridden(app)
     ]

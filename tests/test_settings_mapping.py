@@ -13,7 +13,7 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 
-from qcompat import conf
+from qcompat import cluster, conf
 from qcompat.checks import HINTS, check_q_cluster
 from tests.project_processes import Service, project_env
 from tests.qcluster_project import observe
@@ -126,7 +126,7 @@ def test_q_cluster_must_be_a_dict():
 def test_apply_sets_what_the_project_did_not_set():
     app = make_app(worker_concurrency=8, broker_transport_options={"fanout_prefix": True})
     with override_settings(Q_CLUSTER=FULL):
-        applied = conf.apply_to_app(app)
+        applied = cluster.apply_to_app(app)
     assert app.conf.worker_concurrency == 8
     assert "worker_concurrency" not in applied
     assert app.conf.worker_max_tasks_per_child == 500
@@ -140,9 +140,9 @@ def test_apply_sets_what_the_project_did_not_set():
 def test_apply_again_follows_q_cluster_but_never_the_projects_settings():
     app = make_app(task_acks_late=False)
     with override_settings(Q_CLUSTER={"workers": 2, "retry": 30}):
-        conf.apply_to_app(app)
+        cluster.apply_to_app(app)
     with override_settings(Q_CLUSTER={"workers": 3, "retry": 40}):
-        conf.apply_to_app(app)
+        cluster.apply_to_app(app)
     assert app.conf.worker_concurrency == 3
     assert app.conf.broker_transport_options == {"visibility_timeout": 40}
     assert app.conf.task_acks_late is False
@@ -151,8 +151,8 @@ def test_apply_again_follows_q_cluster_but_never_the_projects_settings():
 def test_a_project_visibility_timeout_wins_over_retry():
     app = make_app(broker_transport_options={"visibility_timeout": 3600})
     with override_settings(Q_CLUSTER={"retry": 90}):
-        conf.apply_to_app(app)
-        assert conf.overridden(app) == [
+        cluster.apply_to_app(app)
+        assert cluster.overridden(app) == [
             ("retry", "broker_transport_options['visibility_timeout']", 90, 3600)
         ]
     assert app.conf.broker_transport_options == {"visibility_timeout": 3600}
@@ -161,7 +161,7 @@ def test_a_project_visibility_timeout_wins_over_retry():
 
 def test_apply_without_q_cluster_leaves_the_app_alone():
     app = make_app()
-    assert conf.apply_to_app(app) == {}
+    assert cluster.apply_to_app(app) == {}
     assert app.conf.worker_concurrency is None
     assert app.conf.task_default_queue == "celery"
 

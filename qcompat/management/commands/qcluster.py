@@ -11,7 +11,7 @@ from celery import Celery
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from qcompat import conf
+from qcompat import cluster, conf
 from qcompat.management.celery_app import celery_app
 
 
@@ -46,7 +46,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         app = celery_app(options["app"])
         try:
-            conf.apply_to_app(app)
+            cluster.apply_to_app(app)
             argv = ["worker", *conf.worker_arguments()]
         except ImproperlyConfigured as error:
             raise CommandError(str(error)) from error
