@@ -48,6 +48,9 @@ def collate_if_complete(
 ) -> None:
     """Store the collated task once all ``count`` calls of the iteration are saved."""
     calls = Task.objects.db_manager(using).in_group(iter_id).in_enqueue_order()
+    # A cheap count first: only the last calls to finish need to read and lock the rows.
+    if calls.count() < count:
+        return
     with transaction.atomic(using=using):
         rows = list(calls.select_for_update())
         if len(rows) < count:
