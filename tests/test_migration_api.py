@@ -275,3 +275,14 @@ class TestThroughAWorker:
         later = async_task("tests.jobs.add", 1, 2, q_options={"countdown": 2})
         assert result(later, wait=WAIT_MS) == 3
         assert time.monotonic() - sent >= 2
+
+    def test_async_task_object(self, worker):
+        task = AsyncTask("tests.jobs.add", 4, 5, group="object")
+        task.run()
+        assert task.result(wait=WAIT_MS) == 9
+        assert task.result_group(count=1, wait=WAIT_MS) == [9]
+
+    def test_on_commit(self, worker):
+        with transaction.atomic():
+            task_id = async_task("tests.jobs.add", 6, 7, on_commit=True)
+        assert result(task_id, wait=WAIT_MS) == 13
