@@ -13,6 +13,7 @@ nox.options.error_on_missing_interpreters = os.environ.get("CI") == "true"
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 GROUPS = PYPROJECT["dependency-groups"]
 
+# Sessions without a Python of their own run on the interpreter that runs nox.
 # Each supported Django line on the oldest Python it supports in our range.
 MATRIX = [("3.11", "5.2"), ("3.12", "6.1")]
 
@@ -32,34 +33,34 @@ def tests(session: nox.Session, django: str) -> None:
         )
 
 
-@nox.session(python="3.12")
+@nox.session
 def lint(session: nox.Session) -> None:
     session.install(*GROUPS["lint"])
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
 
 
-@nox.session(python="3.12")
+@nox.session
 def typecheck(session: nox.Session) -> None:
     session.install("-e", ".", *GROUPS["typing"], *GROUPS["test"])
     session.run("mypy")
 
 
-@nox.session(python="3.12")
+@nox.session
 def docs(session: nox.Session) -> None:
     """Build the documentation, warnings as errors; the diagram needs Graphviz's ``dot``."""
     session.install("-e", ".", *GROUPS["docs"])
     session.run("sphinx-build", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html")
 
 
-@nox.session(python="3.12")
+@nox.session
 def demo(session: nox.Session) -> None:
     """Run the demo: a real worker and the admin, on SQLite and a broker with no server."""
     session.install("-e", ".")
     session.run("python", "demo_project/manage.py", "rundemo", *session.posargs)
 
 
-@nox.session(python="3.12")
+@nox.session
 def bench(session: nox.Session) -> None:
     """qcompat against raw Celery + django-celery-results, on Redis and PostgreSQL."""
     session.install("-e", ".", "psycopg[binary]>=3.1")
