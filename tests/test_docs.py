@@ -463,9 +463,6 @@ def add_django_q_history(database: Path) -> None:
 def test_the_project_pages_build_a_working_project(redis_broker, tmp_path):
     """A fresh project, from ``startproject`` to a task on a worker, its own tests, and a
     migration from Django Q."""
-    if settings.DATABASE_KIND != "sqlite":
-        pytest.skip("The project uses SQLite whatever the suite's database uses.")
-
     queue = f"{settings.TEST_QUEUE_PREFIX}-docs-project"
     overrides = (
         "\n# Set by qcompat's test of the documentation: this run's broker and queue.\n"
