@@ -63,7 +63,7 @@ class TaskBackend(BaseBackend):
 
         now = timezone.now()
         if success and not _picklable(result):
-            state, success = states.FAILURE, False
+            success = False
             result = TypeError(
                 f"The task's return value ({type(result).__name__}) cannot be pickled, "
                 "so it cannot be stored."
@@ -91,8 +91,9 @@ class TaskBackend(BaseBackend):
         tasks = Task.objects.db_manager(using)
         if not tasks.store_result(task_id, fields):
             return result
-        if success and conf.save_limit() > 0:
-            tasks.prune_successes(conf.save_limit())
+        keep = conf.save_limit()
+        if success and keep > 0:
+            tasks.prune_successes(keep)
         if info is not None:
             inline = bool(getattr(request, "is_eager", False))
             _after_save(task_id, info, fields, inline=inline, using=using)
@@ -137,7 +138,13 @@ class TaskBackend(BaseBackend):
         Task.objects.filter(pk=task_id).delete()
 
 
+#: Types pickle always takes, so the common results skip the trial below.
+_ALWAYS_PICKLABLE = frozenset({type(None), bool, int, float, str, bytes})
+
+
 def _picklable(value: Any) -> bool:
+    if type(value) in _ALWAYS_PICKLABLE:
+        return True
     try:
         serializers.dumps(value)
     except Exception:

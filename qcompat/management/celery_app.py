@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from celery import Celery
-from django.core.management.base import CommandError
+from django.core.management.base import CommandError, CommandParser
+
+
+def add_app_argument(parser: CommandParser) -> None:
+    parser.add_argument(
+        "--app",
+        help="The Celery app, as `celery -A` takes it (proj.celery:app). By default, the "
+        "project's app: the one proj/celery.py creates.",
+    )
 
 
 def project_app() -> Celery | None:

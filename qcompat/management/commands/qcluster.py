@@ -12,7 +12,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from qcompat import cluster, conf
-from qcompat.management.celery_app import celery_app
+from qcompat.management.celery_app import add_app_argument, celery_app
 
 
 class Command(BaseCommand):
@@ -24,11 +24,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument(
-            "--app",
-            help="The Celery app, as `celery -A` takes it (proj.celery:app). By default, the "
-            "project's app: the one proj/celery.py creates.",
-        )
+        add_app_argument(parser)
         parser.add_argument(
             "-n",
             "--name",

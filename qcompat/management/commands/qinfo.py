@@ -18,7 +18,7 @@ from django.db.models import Avg, DurationField, ExpressionWrapper, F
 from django.utils import timezone
 
 from qcompat import conf
-from qcompat.management.celery_app import celery_app
+from qcompat.management.celery_app import add_app_argument, celery_app
 from qcompat.models import Failure, Success
 from qcompat.queues import queue_size
 
@@ -34,11 +34,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument(
-            "--app",
-            help="The Celery app, as `celery -A` takes it (proj.celery:app). By default, the "
-            "project's app: the one proj/celery.py creates.",
-        )
+        add_app_argument(parser)
         parser.add_argument(
             "--timeout",
             type=float,
