@@ -48,6 +48,16 @@ def redis_broker() -> str:
     return settings.CELERY_BROKER_URL
 
 
+def require_broker(url: str) -> None:
+    """Skip, or fail under CI, when the broker at ``url`` is not listening."""
+    from kombu.utils.url import url_to_parts
+
+    parts = url_to_parts(url)
+    name = "RabbitMQ" if parts.scheme.startswith("amqp") else "Redis"
+    default_port = 5672 if name == "RabbitMQ" else 6379
+    require_service(name, parts.hostname or "127.0.0.1", parts.port or default_port)
+
+
 class RedisQueue:
     """A test app's queue, read straight from Redis, with no worker consuming it."""
 
@@ -150,8 +160,9 @@ class WorkerProcess:
             channel = conn.default_channel
             for queue in self.queues:
                 channel.queue_delete(queue)
-                # kombu keeps each queue's exchange binding in a Redis set of its own.
-                channel.client.delete(f"_kombu.binding.{queue}")
+                if conn.transport.driver_type == "redis":
+                    # kombu keeps each queue's exchange binding in a Redis set of its own.
+                    channel.client.delete(f"_kombu.binding.{queue}")
 
 
 def run_worker(
@@ -178,14 +189,16 @@ class TaskAndHookWorkers:
         return self.tasks.log() + self.hooks.log()
 
 
-@pytest.fixture(scope="session", params=["no-backend", "django-db", "task-backend"])
+@pytest.fixture(scope="session", params=["no-backend", "django-db", "task-backend", "rabbitmq-rpc"])
 def worker_session(
     request: pytest.FixtureRequest,
-    redis_broker: str,
     django_db_setup: None,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[WorkerProcess]:
-    """A running worker for each way a deployment may configure its result backend."""
+    """A running worker for each way a deployment may configure its broker and results."""
+    from tests.celery_app import APPS
+
+    require_broker(APPS[request.param].conf.broker_url)
     yield from run_worker(request.param, tmp_path_factory)
 
 

@@ -83,6 +83,7 @@ else:
 # Each test run gets its own queues, so that runs never consume each other's messages.
 TEST_QUEUE_PREFIX = os.environ.setdefault("QCOMPAT_TEST_QUEUE", f"qcompat-{uuid.uuid4().hex[:10]}")
 CELERY_BROKER_URL = os.environ.get("QCOMPAT_TEST_BROKER", "redis://127.0.0.1:6379/14")
+TEST_RABBITMQ_URL = os.environ.get("QCOMPAT_TEST_RABBITMQ", "amqp://guest:guest@127.0.0.1:5672//")
 
 STATIC_URL = "/static/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -148,7 +148,8 @@ def test_qinfo_shows_workers_queues_and_results(worker):
 
     output = _qinfo_once_idle(worker)
     assert output.startswith("-- qcompat ")
-    assert "redis://" in output.splitlines()[0]
+    broker_scheme = worker.app.conf.broker_url.split("://")[0]
+    assert f" on {broker_scheme}://" in output.splitlines()[0]
     assert _cell(output, "Successes") == "1"
     assert _cell(output, "Failures") == "1"
     assert _cell(output, "Tasks/day") == "1.00"
