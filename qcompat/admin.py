@@ -4,14 +4,16 @@ As in Django Q, the ``Success`` and ``Failure`` proxies are registered, not
 ``Task``. Both lists are read-only and stay fast on tables of millions of
 rows: they never count the whole table, the group filter never reads every
 distinct group, and the pickled columns are unpickled only where a page shows
-them.
+them. A row whose signature no longer verifies (its key left
+``SECRET_KEY_FALLBACKS``) is still listed, shown and deletable; only its
+pickled values are withheld.
 """
 
 from __future__ import annotations
 
 import pprint
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, cast
 
@@ -19,10 +21,10 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import flatten_fieldsets
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth import get_permission_codename
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import connections
-from django.db.models import QuerySet
+from django.db.models import BinaryField, ExpressionWrapper, F, Field, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.defaultfilters import truncatechars
 from django.template.response import TemplateResponse
@@ -32,14 +34,59 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from qcompat import conf
+from qcompat import conf, serializers
 from qcompat.enqueue import async_task
+from qcompat.exceptions import SignatureMismatch
 from qcompat.models import Failure, Success, Task
 from qcompat.options import DJANGO_Q_KEYS
 from qcompat.worker import execute
 
 _TASK_ID = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}")
 _TRACEBACK_START = "Traceback (most recent call last):"
+_PICKLED_COLUMNS = ("args", "kwargs", "result")
+_UNREADABLE = _(
+    "Not shown: this value was signed with a key that is in neither SECRET_KEY nor "
+    "SECRET_KEY_FALLBACKS."
+)
+
+
+def with_stored_bytes(queryset: QuerySet[Any], columns: tuple[str, ...]) -> QuerySet[Any]:
+    """``queryset`` with each pickled column read as bytes, left for :func:`stored_value`.
+
+    Unpickling while rows load would make one row signed with a retired key break
+    the whole page.
+    """
+    raw: dict[str, Any] = {
+        f"stored_{column}": ExpressionWrapper(F(column), output_field=BinaryField())
+        for column in columns
+    }
+    annotated: QuerySet[Any] = queryset.defer(*columns).annotate(**raw)
+    return annotated
+
+
+class Unreadable(Exception):
+    """A pickled column whose signature does not verify with any configured key."""
+
+
+def stored_value(task: Task, column: str) -> Any:
+    """The unpickled value of a column loaded by :func:`with_stored_bytes`.
+
+    Raises :class:`Unreadable` when its signature does not verify.
+    """
+    raw = getattr(task, f"stored_{column}")
+    if raw is None:
+        return None
+    try:
+        return serializers.loads(raw)
+    except SignatureMismatch as error:
+        raise Unreadable(column) from error
+
+
+def shown(task: Task, column: str, render: Callable[[Any], str] = str) -> str:
+    try:
+        return str(render(stored_value(task, column)))
+    except Unreadable:
+        return str(_UNREADABLE)
 
 
 def planner_estimate(queryset: QuerySet[Any]) -> int | None:
@@ -138,8 +185,10 @@ class TaskChangeList(ChangeList):
             self.result_list = self.paginator.first_page[: self.list_per_page]
 
     def get_queryset(self, request: HttpRequest, exclude_parameters: Any = None) -> Any:
-        queryset = super().get_queryset(request, exclude_parameters)
-        return queryset.defer(*cast("TaskAdminBase", self.model_admin).deferred_in_list)
+        queryset = (
+            super().get_queryset(request, exclude_parameters).defer(*_PICKLED_COLUMNS, "exception")
+        )
+        return with_stored_bytes(queryset, cast("TaskAdminBase", self.model_admin).shown_in_list)
 
 
 def _pre(value: str) -> str:
@@ -162,12 +211,25 @@ class TaskAdminBase(admin.ModelAdmin):  # type: ignore[type-arg]
     paginator = LargeTablePaginator
     actions = ("resubmit",)
     change_list_template = "admin/qcompat/change_list.html"
-    deferred_in_list: tuple[str, ...] = ()
+    # The pickled columns the list shows; it reads no other pickled column.
+    shown_in_list: tuple[str, ...] = ()
     outcome_title = _("Result")
     outcome_fields: tuple[str, ...] = ()
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return TaskChangeList
+
+    def get_object(
+        self, request: HttpRequest, object_id: str, from_field: str | None = None
+    ) -> Task | None:
+        queryset = with_stored_bytes(self.get_queryset(request), _PICKLED_COLUMNS)
+        field = cast(
+            "Field[Any, Any]", self.opts.get_field(from_field) if from_field else self.opts.pk
+        )
+        try:
+            return cast(Task, queryset.get(**{field.name: field.to_python(object_id)}))
+        except (self.model.DoesNotExist, ValidationError, ValueError):
+            return None
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> list[Any]:
         return [
@@ -208,17 +270,17 @@ class TaskAdminBase(admin.ModelAdmin):  # type: ignore[type-arg]
 
     @admin.display(description=_("args"))
     def arguments(self, task: Task) -> str:
-        return _pre(pprint.pformat(task.args))
+        return _pre(shown(task, "args", pprint.pformat))
 
     @admin.display(description=_("kwargs"))
     def keyword_arguments(self, task: Task) -> str:
-        return _pre(pprint.pformat(task.kwargs))
+        return _pre(shown(task, "kwargs", pprint.pformat))
 
     @admin.action(description=_("Resubmit selected tasks"), permissions=["resubmit"])
     def resubmit(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
         """Enqueue each task again under a new id; a resubmitted failure leaves the list."""
         resubmitted = 0
-        for task in queryset.defer(None).order_by("started"):
+        for task in with_stored_bytes(queryset, ("args", "kwargs")).order_by("started"):
             # Every option goes through q_options, so that stored keyword arguments named
             # like an option (group, timeout...) reach the function again.
             options = dict.fromkeys(DJANGO_Q_KEYS) | {
@@ -227,7 +289,16 @@ class TaskAdminBase(admin.ModelAdmin):  # type: ignore[type-arg]
                 "timeout": conf.default_timeout(),
             }
             try:
-                async_task(task.func, *(task.args or ()), q_options=options, **(task.kwargs or {}))
+                args = stored_value(task, "args") or ()
+                kwargs = stored_value(task, "kwargs") or {}
+                async_task(task.func, *args, q_options=options, **kwargs)
+            except Unreadable:
+                text = _(
+                    "Task %(name)s could not be resubmitted: its arguments were signed "
+                    "with a key that is in neither SECRET_KEY nor SECRET_KEY_FALLBACKS."
+                )
+                self.message_user(request, text % {"name": task}, messages.ERROR)
+                break
             except Exception as error:
                 text = _("Task %(name)s could not be resubmitted: %(error)s")
                 self.message_user(request, text % {"name": task, "error": error}, messages.ERROR)
@@ -321,32 +392,31 @@ def held_by_workers(timeout: float = 1.0) -> list[dict[str, Any]]:
 @admin.register(Success)
 class TaskAdmin(TaskAdminBase):
     list_display = ("name", "func", "group", "started", "stopped", "time_taken")
-    deferred_in_list = ("args", "kwargs", "result", "exception")
     outcome_fields = ("result_value",)
 
     @admin.display(description=_("result"))
     def result_value(self, task: Task) -> str:
-        return _pre(pprint.pformat(task.result))
+        return _pre(shown(task, "result", pprint.pformat))
 
 
 @admin.register(Failure)
 class FailAdmin(TaskAdminBase):
     list_display = ("name", "func", "group", "started", "stopped", "short_result")
-    deferred_in_list = ("args", "kwargs", "exception")
+    shown_in_list = ("result",)
     outcome_title = _("Error")
     outcome_fields = ("error", "traceback")
 
     @admin.display(description=_("result"))
     def short_result(self, task: Task) -> str:
-        return truncatechars(str(task.result), 100)
+        return truncatechars(shown(task, "result"), 100)
 
     @admin.display(description=_("error"))
     def error(self, task: Task) -> str:
-        message = str(task.result).partition(f" : {_TRACEBACK_START}")[0]
+        message = shown(task, "result").partition(f" : {_TRACEBACK_START}")[0]
         exc_type = (task.exception or {}).get("exc_type")
         return _pre(f"{exc_type}: {message}" if exc_type else message)
 
     @admin.display(description=_("traceback"))
     def traceback(self, task: Task) -> str:
-        _message, found, rest = str(task.result).partition(f" : {_TRACEBACK_START}")
+        _message, found, rest = shown(task, "result").partition(f" : {_TRACEBACK_START}")
         return _pre(_TRACEBACK_START + rest) if found else "-"

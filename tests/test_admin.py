@@ -12,6 +12,7 @@ from django.contrib import admin
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth.models import Permission, User
 from django.db import connection
+from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -248,6 +249,39 @@ def test_resubmitted_failure_leaves_the_failed_list(admin_client, settings):
     assert not Task.objects.filter(pk__in=[fixed.pk, still_failing.pk]).exists()
     assert Success.objects.get().result == 5
     assert Failure.objects.get().result.startswith("again : Traceback")
+
+
+def test_rows_signed_with_a_retired_key_stay_listed_shown_and_deletable(admin_client):
+    withheld = "Not shown: this value was signed with a key that is in neither SECRET_KEY"
+    with override_settings(SECRET_KEY="a key since retired"):
+        old_success = make_task(args=("old",))
+        old_failure = make_task(success=False)
+    current = make_task(success=False)
+
+    failures = admin_client.get(FAILURES).content.decode()
+    assert old_failure.name in failures
+    assert current.name in failures
+    assert failures.count(withheld) == 1
+    for url, task in ((SUCCESSES, old_success), (FAILURES, old_failure)):
+        page = admin_client.get(f"{url}{task.pk}/change/").content.decode()
+        assert task.name in page
+        assert withheld in page
+    assert (
+        "ValueError: boom" in admin_client.get(f"{FAILURES}{current.pk}/change/").content.decode()
+    )
+
+    response = run_action(admin_client, FAILURES, "resubmit", old_failure)
+    assert (
+        f"Task {old_failure.name} could not be resubmitted: its arguments were signed with a key"
+        in response.content.decode()
+    )
+    assert Task.objects.filter(pk=old_failure.pk).exists()
+    assert Task.objects.count() == 3
+
+    for url, task in ((SUCCESSES, old_success), (FAILURES, old_failure)):
+        data = {"action": "delete_selected", ACTION_CHECKBOX_NAME: [task.pk], "post": "yes"}
+        assert admin_client.post(url, data, follow=True).status_code == 200
+    assert list(Task.objects.values_list("pk", flat=True)) == [current.pk]
 
 
 def test_viewers_without_change_permission_cannot_act(client):
