@@ -320,29 +320,30 @@ def test_events_name_the_function(worker):
     import threading
 
     received: dict[str, str] = {}
-    task_ids: list[str] = []
-
-    def listen():
-        with worker.app.connection_for_read() as connection:
-            receiver = worker.app.events.Receiver(
-                connection,
-                handlers={
-                    "task-received": lambda event: received.__setitem__(
-                        event["uuid"], event["name"]
-                    )
-                },
-            )
-            for _ in receiver.itercapture(limit=None, timeout=1, wakeup=True):
-                if task_ids and task_ids[0] in received:
-                    return
-
-    listener = threading.Thread(target=listen, daemon=True)
-    listener.start()
-    time.sleep(1)  # the receiver's queue has to exist before the event is sent
-    task_ids.append(async_task("math.floor", 2.5))
-    assert result(task_ids[0], wait=WAIT_MS) == 2
-    listener.join(timeout=15)
-    assert received.get(task_ids[0]) == "math.floor"
+    listening = threading.Event()
+    with worker.app.connection_for_read() as connection:
+        receiver = worker.app.events.Receiver(
+            connection,
+            handlers={
+                "task-received": lambda event: received.__setitem__(event["uuid"], event["name"])
+            },
+        )
+        # Events sent before the receiver's queue is bound are lost.
+        receiver.on_consume_ready = lambda *args, **kwargs: listening.set()
+        # The receiver consumes on a connection of its own, cloned from this one.
+        listener = threading.Thread(target=receiver.capture, daemon=True)
+        listener.start()
+        try:
+            assert listening.wait(15)
+            task_id = async_task("math.floor", 2.5)
+            assert result(task_id, wait=WAIT_MS) == 2
+            deadline = time.monotonic() + 15
+            while task_id not in received and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            receiver.should_stop = True
+            listener.join(timeout=15)
+    assert received.get(task_id) == "math.floor"
 
 
 def test_an_unpicklable_return_value_is_stored_as_a_failure(worker):
