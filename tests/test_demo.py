@@ -84,12 +84,22 @@ class Demo:
     def text(self) -> str:
         return "\n".join(self.output)
 
+    def child_pids(self) -> list[int]:
+        """The worker and the web server, as the demo announced them."""
+        return [int(pid) for pid in re.findall(r"\(pid (\d+)\)", self.text())]
+
     def finish(self) -> None:
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
         self.reader.join(timeout=10)
         self.process.stdout.close()
+        while not self.lines.empty():
+            self.output.append(self.lines.get())
+        # The children lead sessions of their own, so a demo killed before its clean-up
+        # leaves them running.
+        for group in set(self.child_pids()) & set(process_groups().values()):
+            os.killpg(group, signal.SIGKILL)
 
 
 def demo_env(tmp_path: Path, **variables: str) -> dict[str, str]:
@@ -109,7 +119,7 @@ def run_demo(env: dict[str, str]) -> None:
             assert line in demo.text()
         took = float(re.search(r"-> -2\.0 +\(in ([0-9.]+) s\)", demo.text()).group(1))
         assert took < 1
-        pids = [int(pid) for pid in re.findall(r"\(pid (\d+)\)", demo.text())]
+        pids = demo.child_pids()
         assert len(pids) == 2
         groups = process_groups()
         children = {pid for pid, group in groups.items() if group in pids}

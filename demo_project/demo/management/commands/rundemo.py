@@ -91,6 +91,9 @@ class Command(BaseCommand):
         self.stdout.flush()
 
     def handle(self, *args, port: int, **options):
+        # Set explicitly: a shell that starts a command in the background leaves SIGINT
+        # ignored, and Python then leaves it so.
+        signal.signal(signal.SIGINT, interrupt)
         signal.signal(signal.SIGTERM, interrupt)
         children: list[Child] = []
         try:
