@@ -64,28 +64,19 @@ def with_stored_bytes(queryset: QuerySet[Any], columns: tuple[str, ...]) -> Quer
     return annotated
 
 
-class Unreadable(Exception):
-    """A pickled column whose signature does not verify with any configured key."""
-
-
 def stored_value(task: Task, column: str) -> Any:
     """The unpickled value of a column loaded by :func:`with_stored_bytes`.
 
-    Raises :class:`Unreadable` when its signature does not verify.
+    Raises :class:`~qcompat.exceptions.SignatureMismatch` when its signature does not verify.
     """
     raw = getattr(task, f"stored_{column}")
-    if raw is None:
-        return None
-    try:
-        return serializers.loads(raw)
-    except SignatureMismatch as error:
-        raise Unreadable(column) from error
+    return None if raw is None else serializers.loads(raw)
 
 
 def shown(task: Task, column: str, render: Callable[[Any], str] = str) -> str:
     try:
         return str(render(stored_value(task, column)))
-    except Unreadable:
+    except SignatureMismatch:
         return str(_UNREADABLE)
 
 
@@ -292,7 +283,7 @@ class TaskAdminBase(admin.ModelAdmin):  # type: ignore[type-arg]
                 args = stored_value(task, "args") or ()
                 kwargs = stored_value(task, "kwargs") or {}
                 async_task(task.func, *args, q_options=options, **kwargs)
-            except Unreadable:
+            except SignatureMismatch:
                 text = _(
                     "Task %(name)s could not be resubmitted: its arguments were signed "
                     "with a key that is in neither SECRET_KEY nor SECRET_KEY_FALLBACKS."
