@@ -8,11 +8,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,9 +17,8 @@ from typing import Any
 import pytest
 import redis
 from django.conf import settings
-from django.db import connection
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.project_processes import Service, project_env
 
 
 def service_reachable(host: str, port: int) -> bool:
@@ -112,16 +108,14 @@ class WorkerProcess:
         self.hostname = f"{variant}{queues[0]}-{os.getpid()}@qcompat-tests"
         self.log_path = log_path
         self.extra_env = env or {}
-        self.process: subprocess.Popen[bytes] | None = None
+        self.service: Service | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.service is not None
+        return self.service.pid
 
     def start(self) -> None:
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "tests.settings",
-            "QCOMPAT_WORKER_DB_NAME": str(connection.settings_dict["NAME"]),
-            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-            **self.extra_env,
-        }
         command = [
             sys.executable, "-m", "celery",
             "-A", f"tests.celery_app:{self.variant.replace('-', '_')}",
@@ -132,30 +126,17 @@ class WorkerProcess:
             "--without-gossip", "--without-mingle", "--without-heartbeat",
             "--logfile", str(self.log_path),
         ]  # fmt: skip
-        self.process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"celery worker exited early:\n{self.log()}")
-            if " ready." in self.log():
-                return
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"celery worker did not become ready in 60 s:\n{self.log()}")
+        env = project_env("tests.settings", **self.extra_env)
+        self.service = Service(command, env, self.log_path)
+        self.service.start()
 
     def log(self) -> str:
-        return self.log_path.read_text() if self.log_path.exists() else ""
+        return self.service.log() if self.service else ""
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
+        if self.service is None:
             return
-        # The worker leads its own session; signalling the group reaches its pool children too.
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
+        self.service.stop()
         with self.app.connection_for_write() as conn:
             channel = conn.default_channel
             for queue in self.queues:

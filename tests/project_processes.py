@@ -66,10 +66,13 @@ def run_django(
 class Service:
     """A long-running command whose output goes to a log file."""
 
-    def __init__(self, command: list[str], env: dict[str, str], log_path: Path) -> None:
+    def __init__(
+        self, command: list[str], env: dict[str, str], log_path: Path, cwd: Path = ROOT
+    ) -> None:
         self.command = command
         self.env = env
         self.log_path = log_path
+        self.cwd = cwd
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -78,10 +81,11 @@ class Service:
         return self.process.pid
 
     def start(self, ready: str = " ready.", timeout: float = 60) -> None:
-        with self.log_path.open("wb") as log:
+        # Appending keeps what earlier commands logged to the same file.
+        with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 self.command,
-                cwd=ROOT,
+                cwd=self.cwd,
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -110,6 +114,12 @@ class Service:
         except subprocess.TimeoutExpired:
             self.kill()
             return None
+
+    def stop(self) -> None:
+        """SIGTERM to the main process, then SIGKILL to whatever is left of its session."""
+        if self.process is not None:
+            self.terminate()
+            self.kill()
 
     def group_alive(self, wait: float = 5) -> bool:
         """Whether any process of the session is left, after ``wait`` seconds to exit."""

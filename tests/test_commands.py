@@ -34,8 +34,7 @@ def qcluster(redis_broker, tmp_path):
     try:
         yield service
     finally:
-        service.terminate()
-        service.kill()
+        service.stop()
         observe.delete_queue(QUEUE)
 
 
@@ -156,7 +155,7 @@ def test_qinfo_shows_workers_queues_and_results(worker):
     assert int(_cell(output, "Clusters")) >= 1
     assert int(_cell(output, "Workers")) >= 2
     _host, pid, processes, running, done, queues = _node_line(output, worker).split(maxsplit=5)
-    assert int(pid) == worker.process.pid
+    assert int(pid) == worker.pid
     assert processes == "2"
     assert running == "0"
     assert int(done) >= 2
@@ -182,7 +181,7 @@ def test_qinfo_counts_the_tasks_waiting_in_a_queue(worker):
 def test_qinfo_ids_lists_each_worker_and_its_processes(worker):
     output = _qinfo("--ids")
     line = next(line for line in output.splitlines() if line.startswith(worker.hostname))
-    assert f"pid {worker.process.pid}" in line
+    assert f"pid {worker.pid}" in line
     processes = line.split("processes ")[1].split(", ")
     assert len(processes) == 2
     assert all(pid.isdigit() for pid in processes)

@@ -40,7 +40,6 @@ import os
 import pickle
 import re
 import shlex
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -57,6 +56,7 @@ from django.conf import settings
 from django.test import override_settings
 
 from qcompat.callables import import_by_path
+from tests.project_processes import Service
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 PAGES = sorted(path.stem for path in DOCS.glob("*.rst"))
@@ -297,7 +297,7 @@ class Project:
     def __init__(self, folder: Path, overrides: str) -> None:
         self.cwd = folder
         self.overrides = overrides
-        self.worker: subprocess.Popen[bytes] | None = None
+        self.worker: Service | None = None
         self.worker_log = folder / "worker.log"
         # A fresh shell: none of this test run's own settings or paths.
         self.env = {
@@ -385,21 +385,8 @@ class Project:
 
     def start_worker(self, command: list[str]) -> None:
         assert self.worker is None, "a worker is running already"
-        with self.worker_log.open("ab") as log:
-            self.worker = subprocess.Popen(
-                command,
-                cwd=self.cwd,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + WAIT_SECONDS
-        while " ready." not in self.log():
-            if self.worker.poll() is not None or time.monotonic() > deadline:
-                self.stop_worker()
-                pytest.fail(f"The project's worker did not start:\n{self.log()}")
-            time.sleep(0.1)
+        self.worker = Service(command, self.env, self.worker_log, cwd=self.cwd)
+        self.worker.start(timeout=WAIT_SECONDS)
 
     def log(self) -> str:
         return self.worker_log.read_text(errors="replace") if self.worker_log.exists() else ""
@@ -413,16 +400,8 @@ class Project:
         assert not missing, f"{block.where}: not in the worker's log: {missing}\n{self.log()}"
 
     def stop_worker(self) -> None:
-        if self.worker is None:
-            return
-        if self.worker.poll() is None:
-            # The worker leads its own session: the signal reaches its pool processes too.
-            os.killpg(self.worker.pid, signal.SIGTERM)
-            try:
-                self.worker.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.worker.pid, signal.SIGKILL)
-                self.worker.wait(timeout=10)
+        if self.worker is not None:
+            self.worker.stop()
         self.worker = None
 
 
