@@ -51,6 +51,10 @@ def process_groups() -> dict[int, int]:
     return groups
 
 
+def ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 class Demo:
     def __init__(self, env: dict[str, str]) -> None:
         self.port = free_port()
@@ -63,6 +67,8 @@ class Demo:
             stderr=subprocess.STDOUT,
             text=True,
             start_new_session=True,
+            # As a shell starts a command in the background: Ctrl-C must still stop the demo.
+            preexec_fn=ignore_sigint,
         )
         self.lines: queue.Queue[str] = queue.Queue()
         self.output: list[str] = []
